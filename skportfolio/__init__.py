@@ -1,0 +1,20 @@
+"""skportfolio: scikit-learn compatible portfolio construction and constrained regression."""
+
+from skportfolio.exceptions import (
+    ConvergenceWarning,
+    InfeasibleConstraintsError,
+    NotPositiveSemidefiniteError,
+    SolverError,
+)
+from skportfolio.linear_model import ConstrainedLinearRegression
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ConstrainedLinearRegression",
+    "ConvergenceWarning",
+    "InfeasibleConstraintsError",
+    "NotPositiveSemidefiniteError",
+    "SolverError",
+    "__version__",
+]

@@ -1,0 +1,333 @@
+"""The quadratic-programming layer: the only module that imports quadprog.
+
+Solves::
+
+    minimise    1/2 x'Px + q'x
+    subject to  A_eq x = b_eq,  A_ub x <= b_ub,  lb <= x <= ub
+
+with Goldfarb and Idnani's dual active-set method (quadprog). This module owns
+quadprog's conventions (``1/2 x'Gx - a'x`` subject to ``C'x >= b``, equalities
+first, ``factorized=True`` meaning "G holds R^{-1}") and turns its failures into
+skportfolio's exceptions.
+
+Positive semi-definite P
+------------------------
+quadprog needs a strictly positive definite Hessian. When P is singular or
+numerically so (collinear regressors, more assets than observations) we solve
+the *proximal-point* sequence::
+
+    x_{k+1} = argmin 1/2 x'Px + q'x + delta/2 ||x - x_k||^2   (same constraints)
+
+whose Hessian P + delta I is positive definite and is factorised once. Each
+step only changes the linear term, and the iterates converge to a minimiser of
+the original problem (Rockafellar, 1976); for a quadratic programme the
+convergence is linear. Among the minimisers, the limit is the one the sequence
+started from the regularised solution reaches, which for unconstrained
+least squares is the minimum-norm solution. Iteration stops when a step moves
+no coordinate by more than ``PROXIMAL_STEP_TOL`` (relative) or no longer
+lowers the objective at machine precision.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import quadprog
+from scipy.linalg import LinAlgError, cholesky, qr, solve_triangular
+from scipy.linalg.lapack import dtrcon
+
+from skportfolio._constraints import LinearConstraints, independent_equalities
+from skportfolio.exceptions import (
+    ConvergenceWarning,
+    InfeasibleConstraintsError,
+    NotPositiveSemidefiniteError,
+    SolverError,
+)
+
+# Reciprocal condition number of the factor R (so cond(P) = 1 / RCOND_MIN**2)
+# below which P is treated as semi-definite and regularised.
+RCOND_MIN = 1e-7
+# Size of the proximal regularisation relative to the largest diagonal entry of P:
+# large enough that quadprog's subproblems (condition number <= 1e6) are solved
+# to ~1e-10, small enough that the proximal steps converge in a few iterations.
+RELATIVE_DELTA = 1e-6
+MAX_PROXIMAL_ITER = 200
+# Relative step below which the proximal iterates have settled.
+PROXIMAL_STEP_TOL = 1e-10
+
+
+@dataclass(frozen=True)
+class QPResult:
+    """Solution of a quadratic programme and its Lagrange multipliers.
+
+    The multipliers satisfy the KKT stationarity condition::
+
+        P x + q + A_eq' eq + A_ub' ineq - lower + upper = 0
+
+    with ``ineq``, ``lower`` and ``upper`` non-negative and zero where their
+    constraint is not active.
+
+    Attributes
+    ----------
+    x : ndarray of shape (n,)
+    objective : float
+        ``1/2 x'Px + q'x`` at ``x``.
+    eq, ineq, lower, upper : ndarray
+        Multipliers of the equalities, the inequalities ``A_ub x <= b_ub``,
+        the lower bounds and the upper bounds.
+    n_iter : int
+        quadprog iterations summed over the proximal steps.
+    n_proximal : int
+        Number of proximal steps (0 when P was positive definite).
+    """
+
+    x: np.ndarray
+    objective: float
+    eq: np.ndarray
+    ineq: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n_iter: int
+    n_proximal: int
+
+
+class QuadraticProgram:
+    """A QP whose Hessian is factorised once and solved for any linear term.
+
+    Parameters
+    ----------
+    constraints : LinearConstraints
+    P : ndarray of shape (n, n), optional
+        Positive semi-definite Hessian. Give ``P`` or ``R``.
+    R : ndarray of shape (n, n), optional
+        Upper-triangular factor with ``P = R'R`` (e.g. from a QR decomposition
+        of a design matrix), which avoids squaring its condition number.
+    """
+
+    def __init__(self, constraints, *, P=None, R=None):
+        if (P is None) == (R is None):
+            raise ValueError("Give exactly one of P and R.")
+        self.constraints, self._eq_rows = independent_equalities(constraints)
+        self._n_eq_input = constraints.A_eq.shape[0]
+        self._P = None if P is None else np.asarray(P, dtype=float)
+        self._R = None if R is None else np.asarray(R, dtype=float)
+        self._Rinv, self.delta = _inverse_factor(self._P, self._R)
+        self._C, self._b, self._meq = self._quadprog_constraints()
+
+    def _quadprog_constraints(self):
+        # quadprog wants C'x >= b with the equalities first.
+        c = self.constraints
+        n = c.n_vars
+        has_lb, has_ub = np.isfinite(c.lb), np.isfinite(c.ub)
+        eye = np.eye(n)
+        C = np.vstack([c.A_eq, -c.A_ub, eye[has_lb], -eye[has_ub]]).T
+        b = np.concatenate([c.b_eq, -c.b_ub, c.lb[has_lb], -c.ub[has_ub]])
+        self._has_lb, self._has_ub = has_lb, has_ub
+        return np.ascontiguousarray(C), b, c.A_eq.shape[0]
+
+    def objective(self, x, q):
+        if self._R is not None:
+            Rx = self._R @ x
+            return 0.5 * Rx @ Rx + q @ x
+        return 0.5 * x @ self._P @ x + q @ x
+
+    def solve(self, q):
+        """Solve for the linear term ``q``; returns a :class:`QPResult`."""
+        q = np.asarray(q, dtype=float)
+        self.constraints.check_obvious_conflicts()
+        x, lagrangian, n_iter = self._quadprog(q)
+        n_prox = 0
+        if self.delta > 0:
+            x, lagrangian, n_iter, n_prox = self._proximal_refinement(
+                q, x, lagrangian, n_iter
+            )
+        return self._finish(x, q, lagrangian, n_iter, n_prox)
+
+    def _quadprog(self, q):
+        C = self._C if self._C.shape[1] else None
+        b = self._b if self._C.shape[1] else None
+        try:
+            x, _, _, iterations, lagrangian, _ = quadprog.solve_qp(
+                self._Rinv, -q, C, b, self._meq, factorized=True
+            )
+        except ValueError as exc:
+            self._explain_failure(exc)
+        return x, lagrangian, int(iterations[0])
+
+    def _explain_failure(self, exc):
+        message = str(exc)
+        if "inconsistent" in message:
+            self.constraints.prove_infeasible()
+            raise SolverError(
+                "quadprog reported inconsistent constraints, but a feasible point "
+                "exists: the problem is too badly scaled to solve accurately."
+            ) from exc
+        raise SolverError(f"quadprog failed: {message}") from exc
+
+    def _proximal_refinement(self, q, x, lagrangian, n_iter):
+        f_old = self.objective(x, q)
+        for k in range(1, MAX_PROXIMAL_ITER + 1):
+            x_new, lagrangian, it = self._quadprog(q - self.delta * x)
+            n_iter += it
+            f_new = self.objective(x_new, q)
+            step = np.max(np.abs(x_new - x), initial=0.0)
+            scale = max(abs(f_new), np.abs(q) @ np.abs(x_new), np.finfo(float).tiny)
+            stalled = f_old - f_new <= 8 * np.finfo(float).eps * scale
+            x, f_old = x_new, f_new
+            if stalled or step <= PROXIMAL_STEP_TOL * max(1.0, np.max(np.abs(x))):
+                return x, lagrangian, n_iter, k
+        warnings.warn(
+            f"The proximal refinement for a singular Hessian did not settle in "
+            f"{MAX_PROXIMAL_ITER} steps; the objective may be slightly above its minimum.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+        return x, lagrangian, n_iter, MAX_PROXIMAL_ITER
+
+    def _finish(self, x, q, lagrangian, n_iter, n_prox):
+        c = self.constraints
+        n_eq, n_ub = c.A_eq.shape[0], c.A_ub.shape[0]
+        n_lb = int(self._has_lb.sum())
+        ineq = lagrangian[n_eq : n_eq + n_ub]
+        x = c.clean(x, ineq)
+        c.verify(x)
+        eq = np.zeros(self._n_eq_input)
+        eq[self._eq_rows] = -lagrangian[:n_eq]
+        lower = np.zeros(c.n_vars)
+        lower[self._has_lb] = lagrangian[n_eq + n_ub : n_eq + n_ub + n_lb]
+        upper = np.zeros(c.n_vars)
+        upper[self._has_ub] = lagrangian[n_eq + n_ub + n_lb :]
+        return QPResult(
+            x=x,
+            objective=float(self.objective(x, q)),
+            eq=eq,
+            ineq=ineq.copy(),
+            lower=lower,
+            upper=upper,
+            n_iter=n_iter,
+            n_proximal=n_prox,
+        )
+
+
+def _inverse_factor(P, R):
+    """``R^{-1}`` for quadprog's factorised mode, and the regularisation used.
+
+    Returns ``(Rinv, delta)`` where ``(R'R + delta I) = P + delta I`` and
+    ``delta = 0`` when P is numerically positive definite.
+    """
+    if R is None:
+        R, scale = _cholesky_or_none(P), np.max(np.diag(P), initial=0.0)
+    else:
+        R = np.triu(R)
+        scale = np.max(np.sum(R * R, axis=0), initial=0.0)
+    if scale <= 0:
+        scale = 1.0
+    if R is not None and _rcond(R) >= RCOND_MIN:
+        return _triangular_inverse(R), 0.0
+    delta = RELATIVE_DELTA * scale
+    if P is not None:
+        R = _cholesky_or_none(P + delta * np.eye(P.shape[0]))
+        if R is None:
+            _raise_not_psd(P)
+    else:
+        R = qr(np.vstack([R, np.sqrt(delta) * np.eye(R.shape[1])]), mode="r")[0]
+        R = R[: R.shape[1]]
+    return _triangular_inverse(R), delta
+
+
+def _cholesky_or_none(P):
+    try:
+        return cholesky(P, lower=False, check_finite=False)
+    except LinAlgError:
+        return None
+
+
+def _rcond(R):
+    if not np.all(np.diag(R) != 0):
+        return 0.0
+    rcond, info = dtrcon(R, norm="1", uplo="U", diag="N")
+    return rcond if info == 0 else 0.0
+
+
+def _triangular_inverse(R):
+    return solve_triangular(R, np.eye(R.shape[0]), lower=False, check_finite=False)
+
+
+def _raise_not_psd(P):
+    smallest = np.linalg.eigvalsh(P)[0]
+    raise NotPositiveSemidefiniteError(
+        f"The quadratic term is not positive semi-definite: its smallest "
+        f"eigenvalue is {smallest:.3g} (largest diagonal entry "
+        f"{np.max(np.diag(P)):.3g})."
+    )
+
+
+def solve_qp(
+    P,
+    q,
+    A_eq=None,
+    b_eq=None,
+    A_ub=None,
+    b_ub=None,
+    lb=None,
+    ub=None,
+    *,
+    R=None,
+):
+    """Solve a convex quadratic programme exactly.
+
+    ::
+
+        minimise    1/2 x'Px + q'x
+        subject to  A_eq x = b_eq,  A_ub x <= b_ub,  lb <= x <= ub
+
+    Parameters
+    ----------
+    P : ndarray of shape (n, n) or None
+        Symmetric positive semi-definite matrix. Pass None and give ``R``
+        instead to use a factor.
+    q : ndarray of shape (n,)
+    A_eq, b_eq, A_ub, b_ub : ndarray, optional
+        Linear equality and inequality constraints.
+    lb, ub : float or ndarray of shape (n,), optional
+        Bounds; ``-inf``/``inf`` (or None) leave a side free.
+    R : ndarray of shape (n, n), optional
+        Upper-triangular ``R`` with ``P = R'R``.
+
+    Returns
+    -------
+    QPResult
+        The solution, objective and multipliers.
+
+    Raises
+    ------
+    InfeasibleConstraintsError
+        No point satisfies the constraints; the message names the conflict.
+    NotPositiveSemidefiniteError
+        ``P`` has a clearly negative eigenvalue.
+    SolverError
+        The solve failed numerically or its answer failed verification.
+
+    Notes
+    -----
+    A singular ``P`` is handled by proximal-point refinement (see the module
+    documentation), so the objective is optimal even without a unique solution.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skportfolio._qp import solve_qp
+    >>> res = solve_qp(np.eye(2), np.array([-1.0, -2.0]), A_eq=[[1, 1]], b_eq=[1], lb=0)
+    >>> res.x
+    array([0., 1.])
+    >>> float(res.eq[0])
+    1.0
+    """
+    q = np.asarray(q, dtype=float)
+    constraints = LinearConstraints.from_arrays(
+        q.shape[0], A_eq=A_eq, b_eq=b_eq, A_ub=A_ub, b_ub=b_ub, lb=lb, ub=ub
+    )
+    return QuadraticProgram(constraints, P=P, R=R).solve(q)
+
+
+__all__ = ["InfeasibleConstraintsError", "QPResult", "QuadraticProgram", "solve_qp"]

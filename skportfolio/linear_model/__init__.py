@@ -1,0 +1,5 @@
+"""Linear models with constrained coefficients."""
+
+from skportfolio.linear_model._constrained import ConstrainedLinearRegression
+
+__all__ = ["ConstrainedLinearRegression"]

@@ -1,0 +1,56 @@
+"""Independent reference solvers for the tests: cvxpy with Clarabel at tight tolerances."""
+
+import cvxpy as cp
+import numpy as np
+
+TIGHT = dict(
+    solver="CLARABEL",
+    tol_gap_abs=1e-13,
+    tol_gap_rel=1e-13,
+    tol_feas=1e-13,
+    tol_ktratio=1e-10,
+    max_iter=500,
+)
+
+
+def _constraints(x, A_eq=None, b_eq=None, A_ub=None, b_ub=None, lb=None, ub=None):
+    cons = []
+    if A_eq is not None:
+        cons.append(np.atleast_2d(A_eq) @ x == np.atleast_1d(b_eq))
+    if A_ub is not None:
+        cons.append(np.atleast_2d(A_ub) @ x <= np.atleast_1d(b_ub))
+    n = x.shape[0]
+    if lb is not None:
+        lb = np.broadcast_to(np.asarray(lb, dtype=float), (n,))
+        finite = np.isfinite(lb)
+        if finite.any():
+            cons.append(x[np.flatnonzero(finite)] >= lb[finite])
+    if ub is not None:
+        ub = np.broadcast_to(np.asarray(ub, dtype=float), (n,))
+        finite = np.isfinite(ub)
+        if finite.any():
+            cons.append(x[np.flatnonzero(finite)] <= ub[finite])
+    return cons
+
+
+def reference_qp(P, q, **constraints):
+    """Minimise 1/2 x'Px + q'x with Clarabel; returns (x, objective)."""
+    n = len(q)
+    x = cp.Variable(n)
+    P = 0.5 * (P + P.T)
+    objective = 0.5 * cp.quad_form(x, cp.psd_wrap(P)) + q @ x
+    problem = cp.Problem(cp.Minimize(objective), _constraints(x, **constraints))
+    problem.solve(**TIGHT)
+    assert problem.status == "optimal", problem.status
+    return x.value, 0.5 * x.value @ P @ x.value + q @ x.value
+
+
+def reference_least_squares(X, y, **constraints):
+    """Minimise ||y - X b||^2 with Clarabel (least-squares form); returns (b, objective)."""
+    b = cp.Variable(X.shape[1])
+    problem = cp.Problem(
+        cp.Minimize(cp.sum_squares(X @ b - y)), _constraints(b, **constraints)
+    )
+    problem.solve(**TIGHT)
+    assert problem.status == "optimal", problem.status
+    return b.value, float(np.sum((X @ b.value - y) ** 2))
