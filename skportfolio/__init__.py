@@ -7,13 +7,17 @@ from skportfolio.exceptions import (
     SolverError,
 )
 from skportfolio.linear_model import ConstrainedLinearRegression
+from skportfolio.portfolio import EqualWeight, InverseVolatility, MinimumVariance
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ConstrainedLinearRegression",
     "ConvergenceWarning",
+    "EqualWeight",
     "InfeasibleConstraintsError",
+    "InverseVolatility",
+    "MinimumVariance",
     "NotPositiveSemidefiniteError",
     "SolverError",
     "__version__",

@@ -1,0 +1,16 @@
+"""Portfolio estimators: ``fit(X)`` on asset returns sets ``weights_``."""
+
+from skportfolio.portfolio._base import BasePortfolio
+from skportfolio.portfolio._minimum_variance import (
+    MinimumVariance,
+    budget_minimum_variance,
+)
+from skportfolio.portfolio._naive import EqualWeight, InverseVolatility
+
+__all__ = [
+    "BasePortfolio",
+    "EqualWeight",
+    "InverseVolatility",
+    "MinimumVariance",
+    "budget_minimum_variance",
+]

@@ -1,0 +1,329 @@
+"""Base class and shared machinery of the portfolio estimators.
+
+:class:`BasePortfolio` validates the returns, calls the one method a concrete
+estimator implements, ``_fit_weights(X, y)``, and stores the weights.
+:class:`MomentsMixin` estimates the covariance and mean with any estimator
+that has scikit-learn's covariance API, and :class:`ConstraintsMixin` turns the
+shared constraint parameters into one
+:class:`~skportfolio._constraints.LinearConstraints`.
+"""
+
+from abc import ABCMeta, abstractmethod
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from skportfolio._constraints import LinearConstraints, expand_bound
+from skportfolio.exceptions import NotPositiveSemidefiniteError
+from skportfolio.metrics import sharpe_ratio
+
+
+class BasePortfolio(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the portfolio estimators.
+
+    ``fit(X, y=None)`` takes asset returns ``X`` (periods x assets) and,
+    optionally, benchmark returns ``y``; ``predict(X)`` returns the
+    portfolio's returns ``X @ weights_`` and ``score(X, y=None)`` their
+    per-period Sharpe ratio (information ratio against ``y`` when given).
+    """
+
+    _parameter_constraints: dict = {}
+
+    def fit(self, X, y=None):
+        """Estimate the portfolio weights from asset returns.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_periods, n_assets)
+            Asset returns, one row per period. DataFrame column names become
+            the asset names (``feature_names_in_``).
+        y : array-like of shape (n_periods,), default=None
+            Benchmark returns. Estimators that support a benchmark optimise
+            relative to it (see each estimator); the others ignore it.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        X = validate_data(self, X, ensure_min_samples=2, dtype=np.float64)
+        y = self._check_benchmark(X, y)
+        self.weights_ = self._fit_weights(X, y)
+        return self
+
+    @abstractmethod
+    def _fit_weights(self, X, y):
+        """Return the weights (n_assets,) for validated returns and benchmark."""
+
+    @staticmethod
+    def _check_benchmark(X, y):
+        if y is None:
+            return None
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"The benchmark y must have shape ({X.shape[0]},) to match X; got {y.shape}."
+            )
+        return y
+
+    def predict(self, X):
+        """Returns of the fitted portfolio, ``X @ weights_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_periods, n_assets)
+
+        Returns
+        -------
+        ndarray of shape (n_periods,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return X @ self.weights_
+
+    def score(self, X, y=None):
+        """Per-period Sharpe ratio of the portfolio's returns on ``X``.
+
+        The mean return divided by its standard deviation (``ddof=1``), not
+        annualised; with a benchmark ``y``, the same ratio for the active
+        returns ``X @ weights_ - y`` (the information ratio). NaN when the
+        returns are constant.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_periods, n_assets)
+        y : array-like of shape (n_periods,), default=None
+
+        Returns
+        -------
+        float
+        """
+        returns = self.predict(X)
+        benchmark = 0.0 if y is None else self._check_benchmark(returns[:, None], y)
+        return float(sharpe_ratio(returns, risk_free=benchmark, periods_per_year=None))
+
+    @property
+    def weights_series_(self):
+        """The weights as a :class:`pandas.Series` indexed by asset name."""
+        check_is_fitted(self)
+        index = getattr(self, "feature_names_in_", None)
+        return pd.Series(self.weights_, index=index, name="weight")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.sparse = False
+        return tags
+
+    def _asset_names(self):
+        names = getattr(self, "feature_names_in_", None)
+        return None if names is None else [str(name) for name in names]
+
+
+class MomentsMixin:
+    """Covariance (and mean) estimation shared by the portfolio estimators.
+
+    ``covariance_estimator=None`` means the sample covariance (``ddof=1``);
+    any object with ``fit(X)`` and a ``covariance_`` attribute is cloned and
+    fitted. ``mean_estimator=None`` means the sample mean; any object with
+    ``fit(X)`` and a ``location_`` attribute is accepted.
+    """
+
+    _moment_parameter_constraints = {
+        "covariance_estimator": [HasMethods(["fit"]), None],
+    }
+
+    def _estimate_covariance(self, X, y=None):
+        """Covariance of the asset returns, and their covariance with ``y``.
+
+        With a benchmark the covariance estimator sees the assets and the
+        benchmark together, so that shrinkage treats them consistently.
+        Sets ``covariance_`` and returns ``(covariance, cross_covariance)``.
+        """
+        Z = X if y is None else np.column_stack([X, y])
+        if self.covariance_estimator is None:
+            C = np.atleast_2d(np.cov(Z, rowvar=False))
+        else:
+            estimator = clone(self.covariance_estimator).fit(Z)
+            C = np.asarray(estimator.covariance_, dtype=float)
+        C = _checked_covariance(C, Z.shape[1])
+        n = X.shape[1]
+        self.covariance_ = C[:n, :n]
+        return self.covariance_, (None if y is None else C[:n, n])
+
+    def _estimate_mean(self, X):
+        """Expected returns of the assets; sets ``mean_``."""
+        if getattr(self, "mean_estimator", None) is None:
+            mean = X.mean(axis=0)
+        else:
+            mean = np.asarray(clone(self.mean_estimator).fit(X).location_, dtype=float)
+        if mean.shape != (X.shape[1],) or not np.all(np.isfinite(mean)):
+            raise ValueError(
+                f"The mean estimator returned location_ of shape {mean.shape} with "
+                f"non-finite values or the wrong size; expected ({X.shape[1]},)."
+            )
+        self.mean_ = mean
+        return mean
+
+
+def _checked_covariance(C, n):
+    if C.shape != (n, n):
+        raise ValueError(
+            f"The covariance estimator returned a matrix of shape {C.shape}; expected ({n}, {n})."
+        )
+    if not np.all(np.isfinite(C)):
+        raise ValueError("The covariance estimate contains NaN or infinite values.")
+    return 0.5 * (C + C.T)
+
+
+def nearest_psd(C):
+    """The positive semi-definite matrix closest to ``C`` in Frobenius norm.
+
+    Negative eigenvalues, which estimators built from pairwise or
+    regularised estimates can produce, are set to zero (Higham, 1988).
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(C)
+    return (eigenvectors * np.maximum(eigenvalues, 0.0)) @ eigenvectors.T
+
+
+def with_psd_repair(solve, covariance, *args, **kwargs):
+    """Call ``solve(covariance, ...)``; if the covariance is indefinite, retry on
+    :func:`nearest_psd` of it.
+
+    The repair costs an eigendecomposition, so it runs only when the
+    factorisation of the original matrix has failed.
+    """
+    try:
+        return solve(covariance, *args, **kwargs)
+    except NotPositiveSemidefiniteError:
+        return solve(nearest_psd(covariance), *args, **kwargs)
+
+
+class ConstraintsMixin:
+    """Weight constraints shared by the optimising estimators.
+
+    Parameters read from the estimator: ``min_weights``, ``max_weights``
+    (scalar, array or dict keyed by asset name; None for no bound),
+    ``budget`` (sum of the weights; None for none), ``groups`` with
+    ``group_bounds``, and general ``A_eq, b_eq, A_ub, b_ub``.
+    """
+
+    _constraint_parameter_constraints = {
+        "min_weights": [Real, "array-like", dict, None],
+        "max_weights": [Real, "array-like", dict, None],
+        "budget": [Real, None],
+        "groups": ["array-like", dict, None],
+        "group_bounds": [dict, None],
+        "A_eq": ["array-like", None],
+        "b_eq": ["array-like", None],
+        "A_ub": ["array-like", None],
+        "b_ub": ["array-like", None],
+    }
+
+    def _build_constraints(self, n_assets):
+        """One :class:`LinearConstraints` from the constraint parameters."""
+        names = self._asset_names()
+        var_names = names or [f"asset {i}" for i in range(n_assets)]
+        lb = expand_bound(
+            self.min_weights,
+            n_assets,
+            default=-np.inf,
+            name="min_weights",
+            var_names=names,
+        )
+        ub = expand_bound(
+            self.max_weights,
+            n_assets,
+            default=np.inf,
+            name="max_weights",
+            var_names=names,
+        )
+        budget = LinearConstraints.from_arrays(
+            n_assets,
+            A_eq=None if self.budget is None else np.ones((1, n_assets)),
+            b_eq=None if self.budget is None else [self.budget],
+            eq_names=None
+            if self.budget is None
+            else ["the sum of the weights (budget)"],
+            lb=lb,
+            ub=ub,
+            var_names=var_names,
+        )
+        general = LinearConstraints.from_arrays(
+            n_assets,
+            A_eq=self.A_eq,
+            b_eq=self.b_eq,
+            A_ub=self.A_ub,
+            b_ub=self.b_ub,
+            eq_names=_row_names("A_eq", self.A_eq, "="),
+            ub_names=_row_names("A_ub", self.A_ub, "<="),
+            var_names=var_names,
+        )
+        return budget.stacked(general).stacked(
+            self._group_constraints(n_assets, var_names)
+        )
+
+    def _group_constraints(self, n_assets, var_names):
+        if self.groups is None:
+            if self.group_bounds is not None:
+                raise ValueError("group_bounds is set but groups is None.")
+            return LinearConstraints.from_arrays(n_assets, var_names=var_names)
+        labels = _group_labels(self.groups, n_assets, self._asset_names())
+        rows, rhs, row_names = [], [], []
+        for group, bounds in (self.group_bounds or {}).items():
+            members = labels == group
+            if not members.any():
+                raise ValueError(
+                    f"group_bounds names group {group!r}, which has no assets."
+                )
+            low, high = bounds
+            if high is not None:
+                rows.append(members.astype(float))
+                rhs.append(high)
+                row_names.append(f"the total weight of group {group!r}")
+            if low is not None:
+                rows.append(-members.astype(float))
+                rhs.append(-low)
+                row_names.append(f"minus the total weight of group {group!r}")
+        return LinearConstraints.from_arrays(
+            n_assets,
+            A_ub=np.array(rows) if rows else None,
+            b_ub=rhs if rows else None,
+            ub_names=row_names if rows else None,
+            var_names=var_names,
+        )
+
+
+def _row_names(matrix_name, A, relation):
+    if A is None:
+        return None
+    return [
+        f"row {i} of {matrix_name} ({matrix_name}[{i}] @ w {relation} b)"
+        for i in range(np.shape(A)[0])
+    ]
+
+
+def _group_labels(groups, n_assets, names):
+    if isinstance(groups, dict):
+        if names is None:
+            raise ValueError(
+                "groups is a dict keyed by asset name: fit on a DataFrame with column names."
+            )
+        missing = sorted(set(names) - set(map(str, groups)))
+        if missing:
+            raise ValueError(f"groups does not assign a group to the assets {missing}.")
+        lookup = {str(k): v for k, v in groups.items()}
+        return np.array([lookup[name] for name in names], dtype=object)
+    labels = np.asarray(groups, dtype=object)
+    if labels.shape != (n_assets,):
+        raise ValueError(
+            f"groups must have one label per asset ({n_assets}); got shape {labels.shape}."
+        )
+    return labels

@@ -1,0 +1,176 @@
+"""Minimum-variance and minimum tracking-error portfolios."""
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+from skportfolio._qp import QuadraticProgram
+from skportfolio.portfolio._base import (
+    BasePortfolio,
+    ConstraintsMixin,
+    MomentsMixin,
+    with_psd_repair,
+)
+
+
+def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
+    """Minimum-variance weights under the budget constraint alone.
+
+    Solves ``min 1/2 w'Σw - c'w`` subject to ``1'w = budget`` in closed form
+    through one Cholesky factorisation (never an explicit inverse)::
+
+        w = Σ⁻¹c + Σ⁻¹1 (budget - 1'Σ⁻¹c) / (1'Σ⁻¹1)
+
+    which for ``c = 0`` is the global minimum-variance portfolio
+    ``budget Σ⁻¹1 / 1'Σ⁻¹1``.
+
+    Parameters
+    ----------
+    covariance : ndarray of shape (n, n)
+        Positive definite covariance.
+    budget : float, default=1.0
+    cross_covariance : ndarray of shape (n,), default=None
+        Covariance of the assets with a benchmark (``c``); None for 0.
+
+    Returns
+    -------
+    ndarray of shape (n,) or None
+        None when ``covariance`` is not numerically positive definite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> budget_minimum_variance(np.diag([1.0, 4.0]))
+    array([0.8, 0.2])
+    """
+    try:
+        factor = cho_factor(covariance, check_finite=False)
+    except LinAlgError:
+        return None
+    n = covariance.shape[0]
+    c = np.zeros(n) if cross_covariance is None else cross_covariance
+    solved = cho_solve(factor, np.column_stack([np.ones(n), c]), check_finite=False)
+    inv_ones, inv_c = solved[:, 0], solved[:, 1]
+    total = inv_ones.sum()
+    if not np.isfinite(total) or total <= 0:
+        return None
+    return inv_c + inv_ones * (budget - inv_c.sum()) / total
+
+
+class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
+    """Minimum-variance portfolio, or minimum tracking-error variance against a benchmark.
+
+    Parameters
+    ----------
+    covariance_estimator : estimator, default=None
+        Any object with ``fit(X)`` and a ``covariance_`` attribute, e.g.
+        :class:`sklearn.covariance.LedoitWolf`; cloned before use. None
+        means the sample covariance.
+    min_weights : float, array-like or dict, default=0.0
+        Lower bound per asset (dict keyed by asset name); None allows any
+        short position.
+    max_weights : float, array-like or dict, default=1.0
+        Upper bound per asset; None for no bound.
+    budget : float or None, default=1.0
+        Sum of the weights; None drops the constraint.
+    groups : array-like of shape (n_assets,) or dict, default=None
+        Group label of each asset (or ``{asset: label}``), e.g. sectors.
+    group_bounds : dict, default=None
+        ``{label: (lower, upper)}`` limits on each group's total weight;
+        either side may be None.
+    A_eq, b_eq : array-like, default=None
+        General equality constraints ``A_eq @ w = b_eq``.
+    A_ub, b_ub : array-like, default=None
+        General inequality constraints ``A_ub @ w <= b_ub``.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_assets,)
+    weights_series_ : pandas.Series
+        The weights indexed by asset name.
+    covariance_ : ndarray of shape (n_assets, n_assets)
+        The covariance used.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    See Also
+    --------
+    MeanVariance : Trades expected return against variance.
+    ConstrainedLinearRegression : Tracking portfolios as regressions.
+
+    Notes
+    -----
+    Without a benchmark the weights solve
+
+    .. math:: \\min_w \\; w^\\top \\Sigma w \\quad \\text{s.t. constraints.}
+
+    With benchmark returns ``y`` passed to ``fit`` they minimise the
+    tracking-error variance :math:`\\mathrm{Var}(Xw - y) = w^\\top\\Sigma w
+    - 2 c^\\top w + \\mathrm{Var}(y)`, with ``c`` the covariance of the
+    assets with ``y`` (estimated jointly by the covariance estimator).
+
+    With the budget as the only constraint the closed form
+    :math:`w = \\Sigma^{-1}\\mathbf 1 / \\mathbf 1^\\top\\Sigma^{-1}\\mathbf 1`
+    is computed with a Cholesky solve; otherwise the quadratic programme goes
+    to quadprog. A singular covariance (more assets than periods, duplicated
+    assets) is handled by the QP layer's proximal refinement and gives an
+    optimal portfolio; an indefinite one is replaced by the nearest positive
+    semi-definite matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skportfolio import MinimumVariance
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(250, 3)) * [0.01, 0.02, 0.03]
+    >>> MinimumVariance().fit(X).weights_.round(3)
+    array([0.726, 0.173, 0.1  ])
+    """
+
+    _parameter_constraints = {
+        **MomentsMixin._moment_parameter_constraints,
+        **ConstraintsMixin._constraint_parameter_constraints,
+    }
+
+    def __init__(
+        self,
+        *,
+        covariance_estimator=None,
+        min_weights=0.0,
+        max_weights=1.0,
+        budget=1.0,
+        groups=None,
+        group_bounds=None,
+        A_eq=None,
+        b_eq=None,
+        A_ub=None,
+        b_ub=None,
+    ):
+        self.covariance_estimator = covariance_estimator
+        self.min_weights = min_weights
+        self.max_weights = max_weights
+        self.budget = budget
+        self.groups = groups
+        self.group_bounds = group_bounds
+        self.A_eq = A_eq
+        self.b_eq = b_eq
+        self.A_ub = A_ub
+        self.b_ub = b_ub
+
+    def _fit_weights(self, X, y):
+        covariance, cross = self._estimate_covariance(X, y)
+        constraints = self._build_constraints(X.shape[1])
+        budget_only = (
+            not constraints.has_inequalities
+            and constraints.A_eq.shape[0] == 1
+            and self.budget is not None
+        )
+        if budget_only:
+            weights = budget_minimum_variance(covariance, self.budget, cross)
+            if weights is not None:
+                return weights
+        q = np.zeros(X.shape[1]) if cross is None else -cross
+        return with_psd_repair(_solve_quadratic, covariance, q, constraints)
+
+
+def _solve_quadratic(P, q, constraints):
+    return QuadraticProgram(constraints, P=P).solve(q).x
