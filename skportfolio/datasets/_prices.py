@@ -3,14 +3,11 @@
 import numpy as np
 import pandas as pd
 
+from skportfolio.metrics._validation import check_option
+
 _KINDS = ("simple", "log")
 _DROPNA = ("none", "any")
 _INTERIOR_NAN = ("raise", "ffill")
-
-
-def _check_option(value, name, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 def _as_price_matrix(prices):
@@ -168,9 +165,9 @@ def prices_to_returns(prices, *, kind="simple", dropna="none", interior_nan="rai
     >>> prices_to_returns([1.0, np.e, 1.0], kind="log").round(12)
     array([ 1., -1.])
     """
-    _check_option(kind, "kind", _KINDS)
-    _check_option(dropna, "dropna", _DROPNA)
-    _check_option(interior_nan, "interior_nan", _INTERIOR_NAN)
+    check_option(kind, "kind", _KINDS)
+    check_option(dropna, "dropna", _DROPNA)
+    check_option(interior_nan, "interior_nan", _INTERIOR_NAN)
     values, rows, assets = _as_price_matrix(prices)
     _check_prices(values, rows, assets)
     gaps = _interior_gaps(values)
