@@ -18,7 +18,6 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skportfolio._constraints import LinearConstraints, expand_bound
-from skportfolio.exceptions import NotPositiveSemidefiniteError
 from skportfolio.metrics import sharpe_ratio
 
 
@@ -191,19 +190,6 @@ def nearest_psd(C):
     """
     eigenvalues, eigenvectors = np.linalg.eigh(C)
     return (eigenvectors * np.maximum(eigenvalues, 0.0)) @ eigenvectors.T
-
-
-def with_psd_repair(solve, covariance, *args, **kwargs):
-    """Call ``solve(covariance, ...)``; if the covariance is indefinite, retry on
-    :func:`nearest_psd` of it.
-
-    The repair costs an eigendecomposition, so it runs only when the
-    factorisation of the original matrix has failed.
-    """
-    try:
-        return solve(covariance, *args, **kwargs)
-    except NotPositiveSemidefiniteError:
-        return solve(nearest_psd(covariance), *args, **kwargs)
 
 
 class ConstraintsMixin:

@@ -3,13 +3,8 @@
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from skportfolio._qp import QuadraticProgram
-from skportfolio.portfolio._base import (
-    BasePortfolio,
-    ConstraintsMixin,
-    MomentsMixin,
-    with_psd_repair,
-)
+from skportfolio.portfolio._base import BasePortfolio, ConstraintsMixin, MomentsMixin
+from skportfolio.portfolio._solve import solve_portfolio_qp
 
 
 def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
@@ -169,8 +164,4 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
             if weights is not None:
                 return weights
         q = np.zeros(X.shape[1]) if cross is None else -cross
-        return with_psd_repair(_solve_quadratic, covariance, q, constraints)
-
-
-def _solve_quadratic(P, q, constraints):
-    return QuadraticProgram(constraints, P=P).solve(q).x
+        return solve_portfolio_qp(covariance, q, constraints).x
