@@ -152,7 +152,7 @@ def test_build_tool_rounds_noise_and_writes_month_ends(tmp_path):
 
 def test_build_tool_rejects_percent_and_gaps():
     tool = _load_build_tool()
-    index = pd.date_range("2001-01-31", periods=3, freq="ME")
+    index = pd.date_range("2001-01-01", periods=3, freq="MS") + pd.offsets.MonthEnd(0)
     frame = pd.DataFrame(0.01, index=index, columns=INDUSTRIES + FACTORS)
     tool.check_source(frame)
     with pytest.raises(ValueError, match="percent"):
@@ -201,7 +201,7 @@ def test_one_dimensional_inputs_keep_their_type():
 
 
 def test_late_starting_asset_keeps_leading_nan():
-    index = pd.date_range("2024-01-31", periods=4, freq="ME")
+    index = pd.date_range("2024-01-01", periods=4, freq="MS") + pd.offsets.MonthEnd(0)
     prices = pd.DataFrame(
         {"A": [100.0, 110.0, 99.0, 108.9], "B": [np.nan, np.nan, 50.0, 55.0]},
         index=index,
@@ -221,7 +221,7 @@ def test_late_starting_asset_keeps_leading_nan():
 
 
 def test_interior_nan_raises_naming_asset_and_date():
-    index = pd.date_range("2024-01-31", periods=4, freq="ME")
+    index = pd.date_range("2024-01-01", periods=4, freq="MS") + pd.offsets.MonthEnd(0)
     prices = pd.DataFrame(
         {"A": [1.0, 1.1, 1.2, 1.3], "B": [np.nan, 2.0, np.nan, 2.2]}, index=index
     )

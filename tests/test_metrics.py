@@ -361,7 +361,7 @@ def test_turnover_with_drifted_weights_by_hand():
 
 
 def test_turnover_dataframe_keeps_dates():
-    index = pd.date_range("2024-01-31", periods=3, freq="ME")
+    index = pd.date_range("2024-01-01", periods=3, freq="MS") + pd.offsets.MonthEnd(0)
     weights = pd.DataFrame([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]], index=index)
     out = turnover(weights)
     assert isinstance(out, pd.Series) and out.index.equals(index[1:])

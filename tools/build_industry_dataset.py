@@ -84,8 +84,8 @@ def check_source(frame):
     """Refuse data that is not a gap-free monthly panel of decimal returns."""
     if frame.isna().any().any():
         raise ValueError("source contains missing values")
-    expected = pd.date_range(frame.index[0], frame.index[-1], freq="ME", unit="s")
-    if not frame.index.equals(expected):
+    months = frame.index.to_period("M").asi8
+    if not (frame.index.is_month_end.all() and (np.diff(months) == 1).all()):
         raise ValueError("source months are not consecutive and unique")
     # Monthly industry returns in percent would have a median magnitude above 1.
     if frame[INDUSTRIES].abs().median().max() > 0.5:

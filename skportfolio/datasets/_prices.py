@@ -151,7 +151,9 @@ def prices_to_returns(prices, *, kind="simple", dropna="none", interior_nan="rai
     >>> from skportfolio.datasets import prices_to_returns
     >>> prices = pd.DataFrame(
     ...     {"A": [100.0, 110.0, 99.0, 108.9], "B": [np.nan, 50.0, 55.0, 44.0]},
-    ...     index=pd.date_range("2024-01-31", periods=4, freq="ME"),
+    ...     index=pd.to_datetime(
+    ...         ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30"]
+    ...     ),
     ... )
     >>> prices_to_returns(prices).round(4)
                   A    B
