@@ -315,7 +315,11 @@ class LinearConstraints:
         if not np.any(free):
             return x
         A_free = A[:, free]
-        step, *_ = np.linalg.lstsq(A_free @ A_free.T, residual, rcond=None)
+        gram = A_free @ A_free.T
+        try:
+            step = np.linalg.solve(gram, residual)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(gram, residual, rcond=None)[0]
         x = x.copy()
         x[free] += A_free.T @ step
         return np.clip(x, self.lb, self.ub)

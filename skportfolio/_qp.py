@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import quadprog
-from scipy.linalg import LinAlgError, cholesky, qr, solve_triangular
-from scipy.linalg.lapack import dtrcon
+from scipy.linalg import LinAlgError, cholesky, qr
+from scipy.linalg.lapack import dtrcon, dtrtri
 
 from skportfolio._constraints import LinearConstraints, independent_equalities
 from skportfolio.exceptions import (
@@ -107,6 +107,7 @@ class QuadraticProgram:
     def __init__(self, constraints, *, P=None, R=None):
         if (P is None) == (R is None):
             raise ValueError("Give exactly one of P and R.")
+        constraints.check_obvious_conflicts()
         self.constraints, self._eq_rows = independent_equalities(constraints)
         self._n_eq_input = constraints.A_eq.shape[0]
         self._P = None if P is None else np.asarray(P, dtype=float)
@@ -134,7 +135,6 @@ class QuadraticProgram:
     def solve(self, q):
         """Solve for the linear term ``q``; returns a :class:`QPResult`."""
         q = np.asarray(q, dtype=float)
-        self.constraints.check_obvious_conflicts()
         x, lagrangian, n_iter = self._quadprog(q)
         n_prox = 0
         if self.delta > 0:
@@ -250,7 +250,10 @@ def _rcond(R):
 
 
 def _triangular_inverse(R):
-    return solve_triangular(R, np.eye(R.shape[0]), lower=False, check_finite=False)
+    inverse, info = dtrtri(R, lower=0)
+    if info != 0:
+        raise SolverError("The Hessian factor is singular; this is a bug, please report it.")
+    return inverse
 
 
 def _raise_not_psd(P):

@@ -46,21 +46,7 @@ def regression_constraints(
     carry readable names ("the sum of the coefficients", "A_eq[0]", ...).
     """
     lower, upper = (None, None) if bounds is None else _bounds_pair(bounds)
-    names = None if feature_names is None else list(map(str, feature_names))
-    base = LinearConstraints.from_arrays(
-        n_features,
-        A_eq=A_eq,
-        b_eq=b_eq,
-        A_ub=A_ub,
-        b_ub=b_ub,
-        eq_names=[f"A_eq[{i}] @ coef" for i in range(np.shape(A_eq)[0])]
-        if A_eq is not None
-        else None,
-        ub_names=[f"A_ub[{i}] @ coef" for i in range(np.shape(A_ub)[0])]
-        if A_ub is not None
-        else None,
-        var_names=names,
-    )
+    names = None if feature_names is None else [str(name) for name in feature_names]
     lb = expand_bound(
         lower, n_features, default=-np.inf, name="bounds[0]", var_names=names
     )
@@ -69,16 +55,35 @@ def regression_constraints(
     )
     if positive:
         lb = np.maximum(lb, 0.0)
-    box = LinearConstraints.from_arrays(
+    eq_rows, eq_rhs, eq_names = [], [], []
+    if sum_to is not None:
+        eq_rows, eq_rhs, eq_names = (
+            [np.ones((1, n_features))],
+            [[sum_to]],
+            ["the sum of the coefficients"],
+        )
+    if A_eq is not None:
+        A_eq = np.atleast_2d(np.asarray(A_eq, dtype=float))
+        eq_rows.append(A_eq)
+        eq_rhs.append(
+            np.atleast_1d(np.asarray(b_eq, dtype=float)) if b_eq is not None else None
+        )
+        eq_names += [f"A_eq[{i}] @ coef" for i in range(A_eq.shape[0])]
+    if any(rhs is None for rhs in eq_rhs):
+        raise ValueError("A_eq is given but b_eq is None.")
+    n_ub = 0 if A_ub is None else np.atleast_2d(A_ub).shape[0]
+    return LinearConstraints.from_arrays(
         n_features,
-        A_eq=np.ones((1, n_features)) if sum_to is not None else None,
-        b_eq=[sum_to] if sum_to is not None else None,
-        eq_names=["the sum of the coefficients"] if sum_to is not None else None,
+        A_eq=np.vstack(eq_rows) if eq_rows else None,
+        b_eq=np.concatenate(eq_rhs) if eq_rows else None,
+        A_ub=A_ub,
+        b_ub=b_ub,
         lb=lb,
         ub=ub,
+        eq_names=eq_names if eq_rows else None,
+        ub_names=[f"A_ub[{i}] @ coef" for i in range(n_ub)] if n_ub else None,
         var_names=names,
     )
-    return box.stacked(base)
 
 
 def _bounds_pair(bounds):
@@ -113,7 +118,6 @@ class LeastSquaresSolver:
         if constraints.is_empty:
             self.method = "lstsq"
             return
-        constraints.check_obvious_conflicts()
         self.R, self.factorization = self._factor(X)
         if not constraints.has_inequalities:
             self.method = "closed_form"
