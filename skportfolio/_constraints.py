@@ -181,15 +181,18 @@ class LinearConstraints:
         )
 
     def restricted(self, keep, fixed_value=0.0):
-        """The constraints on ``x[keep]`` when every other variable is ``fixed_value``.
+        """The constraints on ``x[keep]`` when every other variable is fixed.
 
-        Used by working-set solvers that optimise over a subset of variables.
+        ``fixed_value`` is a scalar or an array of shape ``(n_vars,)`` whose
+        entries outside ``keep`` give the values of the fixed variables. Used
+        by working-set solvers that optimise over a subset of variables.
         """
         keep = np.asarray(keep)
         drop = np.ones(self.n_vars, dtype=bool)
         drop[keep] = False
-        shift_eq = self.A_eq[:, drop].sum(axis=1) * fixed_value
-        shift_ub = self.A_ub[:, drop].sum(axis=1) * fixed_value
+        fixed = np.broadcast_to(np.asarray(fixed_value, dtype=float), (self.n_vars,))
+        shift_eq = self.A_eq[:, drop] @ fixed[drop]
+        shift_ub = self.A_ub[:, drop] @ fixed[drop]
         return replace(
             self,
             A_eq=self.A_eq[:, keep],

@@ -252,7 +252,9 @@ def _rcond(R):
 def _triangular_inverse(R):
     inverse, info = dtrtri(R, lower=0)
     if info != 0:
-        raise SolverError("The Hessian factor is singular; this is a bug, please report it.")
+        raise SolverError(
+            "The Hessian factor is singular; this is a bug, please report it."
+        )
     return inverse
 
 
