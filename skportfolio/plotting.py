@@ -11,7 +11,11 @@ import numpy as np
 import pandas as pd
 
 from skportfolio.metrics import risk_contributions
-from skportfolio.metrics._validation import check_no_total_loss_below, check_returns
+from skportfolio.metrics._validation import (
+    check_no_total_loss_below,
+    check_periods_per_year,
+    check_returns,
+)
 
 __all__ = [
     "plot_cumulative_returns",
@@ -249,7 +253,17 @@ def _frontier_points(frontier):
     return vols.values[:, 0], rets.values[:, 0]
 
 
-def plot_efficient_frontier(frontier, *, portfolios=None, ax=None):
+def _annualization(periods_per_year):
+    """Multipliers of (volatility, return) that annualise per-period figures."""
+    if periods_per_year is None:
+        return 1.0, 1.0
+    periods = check_periods_per_year(periods_per_year)
+    return np.sqrt(periods), periods
+
+
+def plot_efficient_frontier(
+    frontier, *, portfolios=None, periods_per_year=None, ax=None
+):
     """Plot an efficient frontier with optional portfolios as markers.
 
     Parameters
@@ -258,11 +272,19 @@ def plot_efficient_frontier(frontier, *, portfolios=None, ax=None):
         The frontier's volatilities and expected returns: a pair
         ``(volatilities, returns)``, a DataFrame with the columns
         ``"volatility"`` and ``"return"``, or an object with
-        ``volatilities`` and ``returns`` attributes. Both in decimals and in
-        the same units (e.g. annualised).
+        ``volatilities`` and ``returns`` attributes (the
+        :class:`~skportfolio.portfolio.Frontier` that
+        :func:`~skportfolio.portfolio.efficient_frontier` returns). Both in
+        decimals, in the same units.
     portfolios : dict, default=None
         ``{name: (volatility, return)}``: points drawn as labelled markers,
-        e.g. the equal-weight or minimum-variance portfolio.
+        e.g. the equal-weight or minimum-variance portfolio, in the units of
+        ``frontier``.
+    periods_per_year : float, default=None
+        If given, the frontier and the points hold per-period figures and are
+        drawn annualised: returns times ``periods_per_year``, volatilities
+        times its square root (12 for monthly returns). None draws them as
+        they are.
     ax : matplotlib.axes.Axes, default=None
         Axes to draw on; a new figure when None.
 
@@ -285,14 +307,25 @@ def plot_efficient_frontier(frontier, *, portfolios=None, ax=None):
     ['Efficient frontier', '1/N']
     """
     vols, rets = _frontier_points(frontier)
+    scale_vol, scale_ret = _annualization(periods_per_year)
     ax = _axes(ax)
-    ax.plot(vols, rets, color="black", label="Efficient frontier")
+    ax.plot(
+        vols * scale_vol, rets * scale_ret, color="black", label="Efficient frontier"
+    )
     for name, point in (portfolios or {}).items():
         if np.shape(point) != (2,):
             raise ValueError(
                 f"portfolios[{name!r}] must be a (volatility, return) pair; got {point!r}."
             )
-        ax.plot(*point, marker="o", linestyle="none", markersize=8, label=str(name))
+        vol, ret = np.asarray(point, dtype=float)
+        ax.plot(
+            vol * scale_vol,
+            ret * scale_ret,
+            marker="o",
+            linestyle="none",
+            markersize=8,
+            label=str(name),
+        )
     ax.xaxis.set_major_formatter(_percent_formatter())
     ax.yaxis.set_major_formatter(_percent_formatter())
     ax.set_xlabel("Volatility")

@@ -198,6 +198,20 @@ def test_efficient_frontier_accepts_dataframe_and_result_objects():
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [0.04, 0.06])
 
 
+def test_efficient_frontier_annualises_line_and_markers():
+    ax = plot_efficient_frontier(
+        ([0.02, 0.03], [0.005, 0.01]),
+        portfolios={"p": (0.04, 0.01)},
+        periods_per_year=12,
+    )
+    frontier, point = ax.get_lines()
+    np.testing.assert_allclose(frontier.get_xdata(), np.array([0.02, 0.03]) * 12**0.5)
+    np.testing.assert_allclose(frontier.get_ydata(), [0.06, 0.12])
+    np.testing.assert_allclose(point.get_xydata(), [[0.04 * 12**0.5, 0.12]])
+    with pytest.raises(ValueError, match="periods_per_year"):
+        plot_efficient_frontier(([0.1], [0.1]), periods_per_year=0)
+
+
 @pytest.mark.parametrize(
     ("frontier", "portfolios", "error", "message"),
     [
