@@ -31,7 +31,7 @@ PSD_RTOL = 1e-10
 # Size of the blocks of columns of X centred at a time while fitting: large
 # enough for efficient BLAS calls, small enough that the temporaries are a
 # small fraction of X.
-BLOCK_BYTES = 16 * 2**20
+BLOCK_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -440,9 +440,9 @@ class FactorModelCovariance(EmpiricalCovariance):
         n_samples, n_features = shape
         if self.n_factors >= min(n_samples, n_features):
             raise ValueError(
-                f"n_factors={self.n_factors} must be below min(n_samples, "
-                f"n_features) = min({n_samples}, {n_features}) for statistical "
-                "factors."
+                f"n_factors={self.n_factors} statistical factors must be fewer "
+                "than both the observations and the assets; got "
+                f"n_samples={n_samples} and n_features={n_features}."
             )
 
     def _set_structure(self, location, structure):
