@@ -111,7 +111,8 @@ def infer_periods_per_year(index):
     )
 
 
-@dataclass(frozen=True, repr=False)
+# eq=False: comparing pandas members with == has no single truth value.
+@dataclass(frozen=True, repr=False, eq=False)
 class BacktestResult:
     """Outcome of :func:`backtest`: returns, weights, turnover and costs.
 
@@ -394,9 +395,13 @@ def backtest(
     if cv is None:
         cv = default_cv(values.shape[0])
     splits = _checked_splits(cv, fit_X, fit_y, values.shape[0])
+    # Each task receives only its training rows, not the whole sample.
     fitted = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(_fit_and_weigh)(
-            clone(estimator), fit_X, fit_y, train, return_estimators
+            clone(estimator),
+            _take_rows(fit_X, train),
+            None if fit_y is None else _take_rows(fit_y, train),
+            return_estimators,
         )
         for train, _ in splits
     )
@@ -503,13 +508,12 @@ def _take_rows(data, rows):
     return data.iloc[rows] if hasattr(data, "iloc") else data[rows]
 
 
-def _fit_and_weigh(estimator, X, y, train, keep_estimator):
-    """Fit on the training rows; return the weights (and the estimator if kept)."""
-    X_train = _take_rows(X, train)
-    if y is None:
+def _fit_and_weigh(estimator, X_train, y_train, keep_estimator):
+    """Fit on a training window; return the weights (and the estimator if kept)."""
+    if y_train is None:
         estimator.fit(X_train)
     else:
-        estimator.fit(X_train, _take_rows(y, train))
+        estimator.fit(X_train, y_train)
     return fitted_weights(estimator), (estimator if keep_estimator else None)
 
 

@@ -1,5 +1,6 @@
 """backtest: drift, turnover and costs against hand computations."""
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -207,6 +208,20 @@ def test_parallel_fits_give_identical_results():
     pd.testing.assert_frame_equal(one.weights, two.weights, check_exact=True)
     pd.testing.assert_series_equal(one.returns, two.returns, check_exact=True)
     pd.testing.assert_series_equal(one.turnover, two.turnover, check_exact=True)
+
+
+def test_joblib_backend_context_is_honoured(capsys):
+    # What a dask or ray backend relies on: n_jobs=None defers to the context.
+    X = load_industry_returns(start="2005", end="2012")
+    sequential = backtest(MinimumVariance(), X)
+    with joblib.parallel_backend("threading", n_jobs=2):
+        threaded = backtest(MinimumVariance(), X, verbose=1)
+    assert "Using backend ThreadingBackend with 2 concurrent workers" in (
+        capsys.readouterr().err
+    )
+    pd.testing.assert_frame_equal(
+        sequential.weights, threaded.weights, check_exact=True
+    )
 
 
 def test_nested_grid_search():
