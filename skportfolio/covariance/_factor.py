@@ -360,8 +360,12 @@ class FactorModelCovariance(EmpiricalCovariance):
     that value, keeping ``Σ`` positive definite.
 
     Cost for ``T`` observations of ``N`` assets: ``O(T N min(T, N))`` for the
-    Gram matrix plus ``O(T N K)``; memory: one centred copy of ``X``, the
-    ``min(T, N)``-square Gram matrix and a ``T x 1024`` block.
+    Gram matrix plus ``O(T N K)`` (observed factors: ``O(T N K)`` only).
+    Memory beyond ``X``: the ``min(T, N)``-square Gram matrix, blocks of
+    columns of about 8 MiB centred one at a time, and ``O((T + N) K)``;
+    only statistical factors with ``T > N`` also hold one centred copy of
+    ``X``. No ``N x N`` array is formed before ``covariance_`` or
+    ``precision_`` is read.
 
     Examples
     --------
@@ -423,7 +427,7 @@ class FactorModelCovariance(EmpiricalCovariance):
                 ensure_min_samples=2,
             )
             y = y.reshape(len(y), -1).astype(np.float64, copy=False)
-            _check_observed_shape(X.shape, y.shape)
+            _check_observed_shape(y.shape)
             location = X.mean(axis=0)
             loadings, factor_covariance, residual_ss = _regression_factors(
                 X, location, y
@@ -479,7 +483,7 @@ class FactorModelCovariance(EmpiricalCovariance):
         return self.precision_
 
 
-def _check_observed_shape(x_shape, y_shape):
+def _check_observed_shape(y_shape):
     n_samples, n_factors = y_shape
     if n_samples < n_factors + 2:
         raise ValueError(
