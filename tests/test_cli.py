@@ -372,3 +372,35 @@ def test_python_dash_m_help():
         "--output",
     ):
         assert option in completed.stdout
+
+
+def test_estimators_missing_from_the_package_are_skipped(tmp_path, capsys, monkeypatch):
+    monkeypatch.delattr(skportfolio.portfolio, "MeanVariance", raising=False)
+    path = _write(tmp_path, _returns(5))
+    args = ["backtest", str(path), "--kind", "returns", "--window", "12"]
+    assert main([*args, "--estimators", "mean-variance,equal-weight"]) == 0
+    out, err = capsys.readouterr()
+    assert "note: mean-variance skipped: this skportfolio has no MeanVariance." in err
+    assert list(_table_rows(out)) == ["equal-weight"]
+    assert main([*args, "--estimators", "mean-variance"]) == 2
+    assert "none of the requested estimators is available" in capsys.readouterr().err
+
+
+def test_an_estimator_added_later_is_used_long_only_and_capped(
+    tmp_path, capsys, monkeypatch
+):
+    # A stand-in for RiskParity: any class of skportfolio.portfolio by that
+    # name is picked up, with min_weights=0 and --max-weight applied.
+    monkeypatch.setattr(
+        skportfolio.portfolio, "RiskParity", MinimumVariance, raising=False
+    )
+    returns = _returns(6)
+    path = _write(tmp_path, returns)
+    args = ["backtest", str(path), "--kind", "returns", "--window", "12"]
+    assert main([*args, "--estimators", "risk-parity", "--max-weight", "0.4"]) == 0
+    expected = backtest(
+        MinimumVariance(min_weights=0.0, max_weights=0.4),
+        returns,
+        cv=WalkForward(train_size=12, test_size=3, allow_partial=True),
+    ).summary(12)
+    assert _table_rows(capsys.readouterr().out)["risk-parity"] == _printed(expected)
