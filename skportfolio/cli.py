@@ -115,8 +115,9 @@ def _add_backtest(commands):
             "sum(|new weights - drifted weights|), the first purchase from cash "
             "left out. Estimators: equal-weight (1/N), inverse-volatility, "
             "minimum-variance (Ledoit-Wolf covariance), risk-parity and "
-            "mean-variance (risk aversion 1, sample moments); an estimator "
-            "missing from this skportfolio version is skipped with a note."
+            "mean-variance (default parameters: sample moments, risk aversion "
+            "1); an estimator missing from this skportfolio version is skipped "
+            "with a note."
         ),
     )
     parser.add_argument(
@@ -170,8 +171,8 @@ def _add_backtest(commands):
         type=_fraction,
         metavar="W",
         help=(
-            "upper bound on each asset's weight for the estimators that take "
-            "one (minimum-variance, risk-parity, mean-variance)"
+            "upper bound on each asset's weight, for the estimators that take "
+            "one (minimum-variance, mean-variance; a note names the others)"
         ),
     )
     parser.add_argument(
