@@ -339,14 +339,21 @@ class LinearConstraints:
         checks = [
             (eq, self.row_tolerance(self.A_eq, self.b_eq, x), self.eq_names),
             (ub, self.row_tolerance(self.A_ub, self.b_ub, x), self.ub_names),
-            (bnd, np.zeros_like(bnd), [f"the bounds of {v!r}" for v in self.var_names]),
+            (bnd, np.zeros_like(bnd), None),
         ]
         for violation, tol, names in checks:
             worst = np.flatnonzero(violation > tol)
             if worst.size:
                 i = worst[np.argmax(violation[worst])]
+                # Bound names are formatted only on failure: verify runs on
+                # every solve, and n strings per call is measurable.
+                what = (
+                    names[i]
+                    if names is not None
+                    else f"the bounds of {self.var_names[i]!r}"
+                )
                 raise SolverError(
-                    f"The solver's answer violates {names[i]} by {violation[i]:.3g}; "
+                    f"The solver's answer violates {what} by {violation[i]:.3g}; "
                     "this is a numerical failure, please report it."
                 )
 

@@ -148,11 +148,11 @@ class MomentsMixin:
         """
         Z = X if y is None else np.column_stack([X, y])
         if self.covariance_estimator is None:
-            C = np.atleast_2d(np.cov(Z, rowvar=False))
+            C = sample_covariance(Z)
         else:
             estimator = clone(self.covariance_estimator).fit(Z)
             C = np.asarray(estimator.covariance_, dtype=float)
-        C = _checked_covariance(C, Z.shape[1])
+            C = _checked_covariance(C, Z.shape[1])
         n = X.shape[1]
         self.covariance_ = C[:n, :n]
         return self.covariance_, (None if y is None else C[:n, n])
@@ -170,6 +170,42 @@ class MomentsMixin:
             )
         self.mean_ = mean
         return mean
+
+
+def sample_covariance(X):
+    """Sample covariance (``ddof=1``) of the columns of ``X``, as ``np.cov(X, rowvar=False)``.
+
+    The centred product ``Xc'Xc`` of one array with its own transpose is
+    evaluated by BLAS ``syrk``, which computes one triangle and mirrors it, so
+    the result is exactly symmetric and needs no symmetrisation pass (which
+    costs a few percent of the product at a thousand assets), and it centres
+    in one pass where ``np.cov`` copies the data and then subtracts.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Finite values, at least two rows.
+
+    Returns
+    -------
+    ndarray of shape (n_features, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sample_covariance(np.array([[1.0, 2.0], [3.0, 0.0], [5.0, 4.0]]))
+    array([[4., 2.],
+           [2., 4.]])
+    """
+    centred = X - X.mean(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        C = np.dot(centred.T, centred)
+        C *= 1.0 / (X.shape[0] - 1)
+    if not np.all(np.isfinite(C)):
+        raise ValueError(
+            "The sample covariance overflows: the returns are too large to square."
+        )
+    return C
 
 
 def _checked_covariance(C, n):
