@@ -41,7 +41,7 @@ default_role = "literal"
 
 # autosummary writes one page per public object under docs/gen_modules/.
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 
 # numpydoc renders the Parameters/Returns sections; the class pages list
@@ -98,9 +98,19 @@ def _escape_types(app, what, name, obj, options, lines):
             lines[i] = head + " : " + _TRAILING_UNDERSCORE.sub(r"\1\\_", kind)
 
 
-def _skip_metadata_request_methods(app, what, name, obj, skip, options):
-    # scikit-learn generates set_{method}_request for every estimator; their
-    # docstrings refer to scikit-learn's own glossary and user guide.
+def _defining_module(obj):
+    target = obj.fget if isinstance(obj, property) else obj
+    return getattr(target, "__module__", None) or ""
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    # Class pages show the members skportfolio defines, inherited ones
+    # included (fit, predict and score of the portfolio base class). Those
+    # scikit-learn provides (get_params, set_{method}_request, ...) are
+    # documented by scikit-learn, and their docstrings point into its own
+    # user guide, which this build does not link to.
+    if what == "class" and not _defining_module(obj).startswith("skportfolio"):
+        return True
     if name.startswith("set_") and name.endswith("_request"):
         return True
     return None
@@ -109,4 +119,4 @@ def _skip_metadata_request_methods(app, what, name, obj, skip, options):
 def setup(app):
     # Before numpydoc (priority 500) parses the sections.
     app.connect("autodoc-process-docstring", _escape_types, priority=100)
-    app.connect("autodoc-skip-member", _skip_metadata_request_methods)
+    app.connect("autodoc-skip-member", _skip_foreign_members)
