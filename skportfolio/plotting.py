@@ -43,10 +43,10 @@ def _axes(ax):
     return ax
 
 
-def _percent_formatter(decimals=None):
+def _percent_formatter():
     from matplotlib.ticker import PercentFormatter
 
-    return PercentFormatter(xmax=1.0, decimals=decimals)
+    return PercentFormatter(xmax=1.0)
 
 
 def _named_series(returns):
@@ -156,7 +156,8 @@ def plot_weights(weights, *, ax=None):
     Parameters
     ----------
     weights : DataFrame or array-like of shape (n_dates, n_assets)
-        Weights by rebalancing date (rows) and asset (columns), in decimals.
+        Weights by rebalancing date (rows) and asset (columns), in decimals;
+        at least two dates.
     ax : matplotlib.axes.Axes, default=None
         Axes to draw on; a new figure when None.
 
@@ -177,7 +178,8 @@ def plot_weights(weights, *, ax=None):
     >>> [text.get_text() for text in ax.get_legend().get_texts()]
     ['x', 'y']
     """
-    checked = check_returns(weights, name="weights", min_length=1)
+    # A single date would give areas of zero width.
+    checked = check_returns(weights, name="weights", min_length=2)
     if checked.is_1d:
         raise ValueError(
             "weights must be 2-d, one row per date and one column per asset; got "

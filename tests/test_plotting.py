@@ -155,7 +155,11 @@ def test_weights_shorts_stack_below_zero_with_one_legend_entry_per_asset():
 
 @pytest.mark.parametrize(
     ("weights", "message"),
-    [([0.5, 0.5], "must be 2-d"), ([[0.5, np.nan]], "NaN or infinite")],
+    [
+        ([0.5, 0.5], "must be 2-d"),
+        ([[0.5, 0.5], [0.5, np.nan]], "NaN or infinite"),
+        ([[0.5, 0.5]], "at least 2"),
+    ],
 )
 def test_weights_rejects_bad_input(weights, message):
     with pytest.raises(ValueError, match=message):
