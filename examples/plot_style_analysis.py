@@ -82,7 +82,7 @@ ax.set_title("Industry style weights of the US market (60-month windows)")
 # ------------------------------------------------------------
 # The finance industry (``Money``) is not a portfolio of the other eleven.
 # Over 2007-2017 the unconstrained regression hedges with short positions of
-# up to a quarter of the portfolio in chemicals and utilities, and its
+# about a quarter of the portfolio each in chemicals and utilities, and its
 # coefficients do not sum to one, so they cannot be read as a style. The
 # constrained fit keeps four industries, all long, for an R² a few points
 # lower.
