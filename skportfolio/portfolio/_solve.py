@@ -48,7 +48,7 @@ product for ``g`` and a QP of the size of ``S``.
 """
 
 import numpy as np
-from scipy.linalg import LinAlgError, cholesky
+from scipy.linalg.lapack import dpotrf
 
 from skportfolio._qp import RELATIVE_DELTA, QPResult, QuadraticProgram
 from skportfolio.exceptions import (
@@ -77,6 +77,7 @@ MAX_WORKING_FRACTION = 0.5
 REDUCED_COST_RTOL = 1e-10
 # Stationarity residual (relative to the gradient) the final point must meet.
 KKT_RTOL = 1e-7
+_TINY = np.finfo(float).tiny
 # Outer iterations before giving up on the working set (never reached in
 # practice: the working set at least doubles or the objective drops).
 MAX_OUTER_ITER = 100
@@ -153,11 +154,10 @@ def _numerically_psd(covariance):
     delta = RELATIVE_DELTA * (scale if scale > 0 else 1.0)
     shifted = covariance.copy()
     shifted.flat[:: covariance.shape[0] + 1] += delta
-    try:
-        cholesky(shifted, lower=False, check_finite=False, overwrite_a=True)
-    except LinAlgError:
-        return False
-    return True
+    # LAPACK directly: scipy.linalg.cholesky's checks cost more than the
+    # factorisation itself at a hundred assets.
+    _, info = dpotrf(shifted, lower=0, clean=0, overwrite_a=1)
+    return info == 0
 
 
 class _WorkingSet:
@@ -181,22 +181,23 @@ class _WorkingSet:
 
     # ---------------------------------------------------------------- outer loop
     def solve(self):
-        self.constraints.check_obvious_conflicts()
-        in_set = self._initial_set()
+        in_set = self._make_rows_reachable(self._initial_set())
         for _ in range(MAX_OUTER_ITER):
-            in_set = self._make_rows_reachable(in_set)
             if np.count_nonzero(in_set) > MAX_WORKING_FRACTION * self.n:
                 break
             try:
                 restricted = self._solve_restricted(in_set)
             except InfeasibleConstraintsError:
-                # Several rows conflict on this working set: double it.
+                # An obvious conflict of the full problem is reported in its
+                # own terms; otherwise several rows conflict on this working
+                # set: double it.
+                self.constraints.check_obvious_conflicts()
                 grown = self._grow(
                     in_set, self._by_score(~in_set), np.count_nonzero(in_set)
                 )
                 if np.array_equal(grown, in_set):
                     break
-                in_set = grown
+                in_set = self._make_rows_reachable(grown)
                 continue
             x = self.fixed_value.copy()
             x[in_set] = restricted.x
@@ -205,6 +206,8 @@ class _WorkingSet:
             violators = self._violators(in_set, x, Px, reduced)
             if violators.size == 0:
                 return self._full_result(in_set, x, Px, restricted, reduced)
+            # The next working set holds the support of x, a feasible point,
+            # so its rows stay reachable.
             if self.dropping:
                 in_set = self._drop_at_bound(in_set, x, Px)
             batch = max(MIN_BATCH, int(BATCH_FRACTION * np.count_nonzero(in_set)))
@@ -270,11 +273,14 @@ class _WorkingSet:
         c = self.constraints
         A_in = A[:, in_set]
         fixed = A[:, ~in_set] @ self.fixed_value[~in_set]
-        positive, negative = np.maximum(A_in, 0.0), np.minimum(A_in, 0.0)
         lb, ub = c.lb[in_set], c.ub[in_set]
-        lo = fixed + _dot_finite(positive, lb) + _dot_finite(negative, ub)
-        hi = fixed + _dot_finite(positive, ub) + _dot_finite(negative, lb)
-        return lo, hi
+        # The bound each coefficient pushes towards; 0 for a zero coefficient,
+        # so that an infinite bound it does not touch never meets it.
+        low_end = np.where(A_in > 0, lb, np.where(A_in < 0, ub, 0.0))
+        high_end = np.where(A_in > 0, ub, np.where(A_in < 0, lb, 0.0))
+        return fixed + (A_in * low_end).sum(axis=1), fixed + (A_in * high_end).sum(
+            axis=1
+        )
 
     def _add_capacity(self, in_set, a, gap):
         """Add excluded variables that can raise ``a @ x`` by ``gap`` together."""
@@ -324,7 +330,7 @@ class _WorkingSet:
             np.max(np.abs(Px)),
             self.max_variance * np.max(np.abs(x)),
             np.max(np.abs(self.q)),
-            np.finfo(float).tiny,
+            _TINY,
         )
 
     # ---------------------------------------------------------------- the answer
@@ -387,9 +393,3 @@ def _attractiveness(covariance, q):
     v /= v.sum()
     gradient = v @ covariance + q
     return (gradient - v @ gradient) / np.sqrt(relative)
-
-
-def _dot_finite(A, v):
-    """``A @ v`` where a zero coefficient ignores an infinite bound."""
-    with np.errstate(invalid="ignore"):
-        return np.where(A == 0, 0.0, A * v).sum(axis=1)
