@@ -153,6 +153,30 @@ def test_upper_bounds_force_a_large_working_set(seed, monkeypatch):
     assert_matches_full_and_reference(problem, constraints, result)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_random_caps_and_sector_bounds(seed, monkeypatch):
+    # Five random sectors with a floor and a ceiling each, a 10 % cap per
+    # asset; half the cases have fewer periods than assets.
+    rng = np.random.default_rng(100 + seed)
+    n_assets = int(rng.integers(80, 250))
+    n_periods = int(n_assets * (0.6 if seed % 2 else 3.0))
+    X = factor_returns(seed, n_periods, n_assets)
+    sectors = rng.integers(0, 5, n_assets)
+    members = (sectors[None, :] == np.arange(5)[:, None]).astype(float)
+    floors, ceilings = rng.uniform(0.0, 0.1, 5), rng.uniform(0.25, 0.6, 5)
+    problem, constraints = portfolio_problem(
+        X,
+        mean_variance=bool(seed % 3),
+        ub=0.1,
+        A_ub=np.vstack([members, -members]),
+        b_ub=np.concatenate([ceilings, -floors]),
+    )
+    solves, full_solves = count_restricted_solves(monkeypatch)
+    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    assert solves and not full_solves
+    assert_matches_full_and_reference(problem, constraints, result)
+
+
 def test_group_bounds_pull_in_unattractive_assets(monkeypatch):
     # The ten most volatile assets must hold at least 20 % together, and the
     # ten least volatile at most 30 %: rows the first working set misses.
