@@ -7,7 +7,12 @@ from skportfolio.exceptions import (
     SolverError,
 )
 from skportfolio.linear_model import ConstrainedLinearRegression
-from skportfolio.portfolio import EqualWeight, InverseVolatility, MinimumVariance
+from skportfolio.portfolio import (
+    EqualWeight,
+    InverseVolatility,
+    MinimumVariance,
+    RiskParity,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -19,6 +24,7 @@ __all__ = [
     "InverseVolatility",
     "MinimumVariance",
     "NotPositiveSemidefiniteError",
+    "RiskParity",
     "SolverError",
     "__version__",
 ]
