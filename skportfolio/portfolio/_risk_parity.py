@@ -109,7 +109,10 @@ class DenseCovariance:
 
     Any object with the same ``matvec``, ``diag`` and ``solve_shifted``
     (e.g. :class:`~skportfolio.covariance.FactorCovariance`) can take its
-    place in :func:`solve_risk_budgeting`.
+    place in :func:`solve_risk_budgeting`; ``restrict`` is needed only for
+    zero budgets, and without ``products_per_solve`` every Newton step is
+    solved directly (right when ``solve_shifted`` costs a few products, as a
+    Woodbury solve does).
 
     Parameters
     ----------
@@ -356,7 +359,8 @@ def _rounding_bound(covariance, y, Sy):
     rounding error relative to its value is up to ``eps σ_i σ'y / (Σy)_i``.
     """
     volatilities = np.sqrt(covariance.diag())
-    return float(_EPS * np.max(volatilities * (volatilities @ y) / np.abs(Sy)))
+    with np.errstate(divide="ignore"):
+        return float(_EPS * np.max(volatilities * (volatilities @ y) / np.abs(Sy)))
 
 
 def _warn_not_converged(error, tol, n_iter, rounding):

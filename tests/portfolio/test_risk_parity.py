@@ -338,6 +338,23 @@ def test_zero_budget_is_the_limit_of_small_budgets():
         assert np.max(np.abs(weights - zero)) < 10 * small
 
 
+def test_zero_budget_on_a_hedge_excludes_it_although_small_budgets_do_not():
+    # Asset 2 hedges the others: at the portfolio without it its marginal
+    # risk (Σw)_2 is negative. Weight 0 is still an exact solution (RC_2 = 0 =
+    # b_2), and the documented choice; small positive budgets instead converge
+    # to the other solution, where the hedge has zero marginal risk.
+    volatility = np.array([0.2, 0.25, 0.1])
+    correlation = np.array([[1.0, 0.6, -0.5], [0.6, 1.0, -0.4], [-0.5, -0.4, 1.0]])
+    covariance = correlation * np.outer(volatility, volatility)
+    excluded = solve(covariance, [0.5, 0.5, 0.0])
+    # Without asset 2: two assets, equal budgets, so w ∝ 1/σ.
+    np.testing.assert_allclose(excluded.weights, [5 / 9, 4 / 9, 0.0], rtol=1e-14)
+    assert (covariance @ excluded.weights)[2] < 0
+    small = solve(covariance, [0.5, 0.5, 1e-6], tol=1e-8).weights
+    assert small[2] > 0.49
+    assert abs((covariance @ small)[2]) < 1e-7
+
+
 @pytest.mark.parametrize(
     ("budget", "message"),
     [
