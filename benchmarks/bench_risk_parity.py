@@ -173,7 +173,8 @@ BENCHMARKS = {
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(add_help=False)
+    # No abbreviations: the harness option --budget would read as --budgets.
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--budgets", choices=[*BENCHMARKS, "all"], default="all")
     args, rest = parser.parse_known_args(argv)
     if "-h" in rest or "--help" in rest:
