@@ -10,8 +10,10 @@ from skportfolio.linear_model import ConstrainedLinearRegression
 from skportfolio.portfolio import (
     EqualWeight,
     InverseVolatility,
+    MeanVariance,
     MinimumVariance,
     RiskParity,
+    efficient_frontier,
 )
 
 __version__ = "0.1.0.dev0"
@@ -22,9 +24,11 @@ __all__ = [
     "EqualWeight",
     "InfeasibleConstraintsError",
     "InverseVolatility",
+    "MeanVariance",
     "MinimumVariance",
     "NotPositiveSemidefiniteError",
     "RiskParity",
     "SolverError",
     "__version__",
+    "efficient_frontier",
 ]

@@ -51,6 +51,25 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
     return inv_c + inv_ones * (budget - inv_c.sum()) / total
 
 
+def minimise_quadratic(covariance, linear, constraints, budget):
+    """Weights minimising ``1/2 w'Σw - linear'w`` under ``constraints``.
+
+    When the budget ``1'w = budget`` is the only constraint the closed form of
+    :func:`budget_minimum_variance` is used (if ``covariance`` is positive
+    definite); otherwise the quadratic programme is solved.
+    """
+    budget_only = (
+        budget is not None
+        and not constraints.has_inequalities
+        and constraints.A_eq.shape[0] == 1
+    )
+    if budget_only:
+        weights = budget_minimum_variance(covariance, budget, linear)
+        if weights is not None:
+            return weights
+    return solve_portfolio_qp(covariance, -linear, constraints).x
+
+
 class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     """Minimum-variance portfolio, or minimum tracking-error variance against a benchmark.
 
@@ -154,14 +173,5 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     def _fit_weights(self, X, y):
         covariance, cross = self._estimate_covariance(X, y)
         constraints = self._build_constraints(X.shape[1])
-        budget_only = (
-            not constraints.has_inequalities
-            and constraints.A_eq.shape[0] == 1
-            and self.budget is not None
-        )
-        if budget_only:
-            weights = budget_minimum_variance(covariance, self.budget, cross)
-            if weights is not None:
-                return weights
-        q = np.zeros(X.shape[1]) if cross is None else -cross
-        return solve_portfolio_qp(covariance, q, constraints).x
+        linear = np.zeros(X.shape[1]) if cross is None else cross
+        return minimise_quadratic(covariance, linear, constraints, self.budget)
