@@ -3,101 +3,16 @@
 from numbers import Real
 
 import numpy as np
-from scipy.optimize import linprog
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from skportfolio._constraints import LinearConstraints
-from skportfolio.exceptions import InfeasibleConstraintsError, SolverError
 from skportfolio.portfolio._base import BasePortfolio, ConstraintsMixin, MomentsMixin
+from skportfolio.portfolio._critical_line import minimum_variance_for_return
 from skportfolio.portfolio._minimum_variance import minimise_quadratic
-from skportfolio.portfolio._solve import solve_portfolio_qp
 
 # The risk aversion used when none of risk_aversion, target_return and
 # risk_tolerance is set.
 DEFAULT_RISK_AVERSION = 1.0
 _OBJECTIVE_PARAMETERS = ("risk_aversion", "target_return", "risk_tolerance")
-
-
-def max_expected_return(mean, constraints):
-    """The largest expected return ``mean @ w`` the constraints allow.
-
-    Solves the linear programme ``max mean'w`` under ``constraints`` with
-    HiGHS.
-
-    Parameters
-    ----------
-    mean : ndarray of shape (n_assets,)
-    constraints : LinearConstraints
-
-    Returns
-    -------
-    float
-        ``inf`` when the return is unbounded (e.g. unlimited short sales).
-
-    Raises
-    ------
-    InfeasibleConstraintsError
-        If no portfolio satisfies the constraints.
-    """
-    c = constraints
-    result = linprog(
-        -np.asarray(mean, dtype=float),
-        A_ub=c.A_ub if c.A_ub.shape[0] else None,
-        b_ub=c.b_ub if c.A_ub.shape[0] else None,
-        A_eq=c.A_eq if c.A_eq.shape[0] else None,
-        b_eq=c.b_eq if c.A_eq.shape[0] else None,
-        bounds=np.column_stack([c.lb, c.ub]),
-        method="highs",
-    )
-    if result.status == 2:
-        c.prove_infeasible()
-        raise InfeasibleConstraintsError("No portfolio satisfies the constraints.")
-    if result.status == 3:
-        return np.inf
-    if result.status != 0:
-        raise SolverError(
-            f"HiGHS failed on the maximum-return programme: {result.message}"
-        )
-    return float(-result.fun)
-
-
-def with_target_return(constraints, mean, target):
-    """``constraints`` plus the row ``mean @ w >= target``."""
-    row = LinearConstraints.from_arrays(
-        constraints.n_vars,
-        A_ub=-np.asarray(mean, dtype=float)[None, :],
-        b_ub=[-target],
-        ub_names=[f"the expected return (at least target_return={target:.6g})"],
-        var_names=constraints.var_names,
-    )
-    return constraints.stacked(row)
-
-
-def minimum_variance_for_return(covariance, mean, constraints, target):
-    """Minimum-variance portfolio whose expected return is at least ``target``.
-
-    Returns the :class:`~skportfolio._qp.QPResult` of ``min 1/2 w'Σw``
-    under ``constraints`` and ``mean @ w >= target``; the multiplier of the
-    return row (``result.ineq[-1]``) is the ``1/risk_aversion`` of the same
-    portfolio in the risk-aversion parameterisation.
-
-    Raises
-    ------
-    InfeasibleConstraintsError
-        If ``constraints`` cannot hold, or ``target`` exceeds the largest
-        expected return they allow (which the message states).
-    """
-    n = mean.shape[0]
-    try:
-        return solve_portfolio_qp(
-            covariance, np.zeros(n), with_target_return(constraints, mean, target)
-        )
-    except InfeasibleConstraintsError:
-        best = max_expected_return(mean, constraints)
-        raise InfeasibleConstraintsError(
-            f"target_return={target:.6g} is not attainable: the largest expected "
-            f"return the constraints allow is {best:.6g} (per period)."
-        ) from None
 
 
 class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
@@ -269,10 +184,9 @@ class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
         return_tradeoff = self._return_tradeoff()
         mean, covariance, constraints = self._moments_and_constraints(X, y)
         if self.target_return is not None:
-            result = minimum_variance_for_return(
+            weights, _ = minimum_variance_for_return(
                 covariance, mean, constraints, self.target_return
             )
-            weights = result.x
         else:
             weights = minimise_quadratic(
                 covariance, return_tradeoff * mean, constraints, self.budget

@@ -1,8 +1,9 @@
 """Minimum-variance and minimum tracking-error portfolios."""
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg import LinAlgError, cho_solve, cholesky
 
+from skportfolio._qp import RCOND_MIN, _rcond
 from skportfolio.portfolio._base import BasePortfolio, ConstraintsMixin, MomentsMixin
 from skportfolio.portfolio._solve import solve_portfolio_qp
 
@@ -29,7 +30,8 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
     Returns
     -------
     ndarray of shape (n,) or None
-        None when ``covariance`` is not numerically positive definite.
+        None when ``covariance`` is not numerically positive definite
+        (condition number above ``1e14``, the QP layer's threshold).
 
     Examples
     --------
@@ -38,12 +40,18 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
     array([0.8, 0.2])
     """
     try:
-        factor = cho_factor(covariance, check_finite=False)
+        factor = cholesky(covariance, lower=False, check_finite=False)
     except LinAlgError:
+        return None
+    # A nearly singular Σ (e.g. a constant asset) factorises, but Σ⁻¹c then
+    # cancels catastrophically: leave it to the QP, as the QP layer would.
+    if _rcond(factor) < RCOND_MIN:
         return None
     n = covariance.shape[0]
     c = np.zeros(n) if cross_covariance is None else cross_covariance
-    solved = cho_solve(factor, np.column_stack([np.ones(n), c]), check_finite=False)
+    solved = cho_solve(
+        (factor, False), np.column_stack([np.ones(n), c]), check_finite=False
+    )
     inv_ones, inv_c = solved[:, 0], solved[:, 1]
     total = inv_ones.sum()
     if not np.isfinite(total) or total <= 0:
