@@ -24,16 +24,8 @@ checked against the KKT conditions before it is used.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import (
-    LinAlgError,
-    cho_factor,
-    cho_solve,
-    cholesky,
-    qr,
-    qr_delete,
-    qr_insert,
-    solve_triangular,
-)
+from scipy.linalg import LinAlgError, cho_solve, cholesky, qr, qr_delete, qr_insert
+from scipy.linalg.lapack import dtrtrs
 from scipy.optimize import linprog
 
 from skportfolio._constraints import LinearConstraints, independent_equalities
@@ -171,6 +163,9 @@ def _minimum_variance_qp(covariance, mean, constraints, target):
 class CriticalLine:
     """The traced path of ``min 1/2 w'Σw - t μ'w`` under ``constraints``, ``t >= 0``.
 
+    ``covariance`` is a matrix or a covariance operator with a ``dense()``
+    method.
+
     Attributes
     ----------
     constraints : LinearConstraints
@@ -183,35 +178,57 @@ class CriticalLine:
     """
 
     def __init__(self, covariance, mean, constraints):
+        # The path needs the matrix itself, also from a covariance operator.
+        dense = getattr(covariance, "dense", None)
+        covariance = dense() if callable(dense) else np.asarray(covariance)
         self.constraints, _ = independent_equalities(constraints)
         self.start = solve_portfolio_qp(
             covariance, np.zeros(mean.shape[0]), self.constraints
         )
         self._path = _ParametricPath(covariance, mean, self.constraints)
         self.segments = self._path.trace(self.start)
+        self._checked = {}
+        if self.segments is not None:
+            self._end_returns = np.array(
+                [s.returns(s.t_end) for s in self.segments[:-1]]
+            )
 
     def highest(self):
         """``(weights, t)`` at the end of the path, or None if it is not certified."""
         if self.segments is None:
             return None
-        last = self.segments[-1]
-        return self._path.certified_point(last, last.t_start)
+        last = len(self.segments) - 1
+        return self._point(last, self.segments[last].t_start)
 
     def lowest_return(self):
         return self.segments[0].returns(0.0)
 
     def for_return(self, target):
         """``(weights, t)`` of the path's portfolio with return ``target``, or None."""
-        return self._path.certified_point(*_locate(self.segments, target))
+        i = int(np.searchsorted(self._end_returns, target, side="left"))
+        segment = self.segments[i]
+        last = i == len(self.segments) - 1
+        return self._point(i, segment.t_start if last else segment.t_for(target))
 
+    def _point(self, i, t):
+        if not self._piece_is_optimal(i):
+            return None
+        segment, c = self.segments[i], self.constraints
+        return np.clip(segment.at(segment.weights, t), c.lb, c.ub), t
 
-def _locate(segments, target):
-    """The piece of the path whose returns include ``target``, and the ``t`` there."""
-    for segment in segments[:-1]:
-        if segment.returns(segment.t_end) >= target:
-            return segment, segment.t_for(target)
-    last = segments[-1]
-    return last, last.t_start
+    def _piece_is_optimal(self, i):
+        """Whether the KKT conditions hold at both ends of piece ``i``.
+
+        They are affine in ``t`` along a piece, so they then hold at every
+        point of it: one check per piece instead of one per point.
+        """
+        if i not in self._checked:
+            segment = self.segments[i]
+            ends = {segment.t_start}
+            if np.isfinite(segment.t_end):
+                ends.add(segment.t_end)
+            self._checked[i] = all(self._path.satisfies_kkt(segment, t) for t in ends)
+        return self._checked[i]
 
 
 @dataclass(frozen=True)
@@ -245,7 +262,7 @@ class _Segment:
         if rate <= 0:
             return self.t_start
         t = (target - self.mean @ self.weights[0]) / rate
-        return float(np.clip(t, self.t_start, self.t_end))
+        return float(min(max(t, self.t_start), self.t_end))
 
 
 class _ParametricPath:
@@ -405,16 +422,16 @@ class _ParametricPath:
         event_t, kind, i = min(candidates, key=lambda item: item[0])
         return max(event_t, t), (kind, i)
 
-    def certified_point(self, segment, t):
-        """``(weights, t)`` at ``t`` on ``segment`` if it passes the KKT check, else None."""
+    def satisfies_kkt(self, segment, t):
+        """Whether the point at ``t`` on ``segment`` passes the KKT check."""
         c = self.constraints
-        ineq = segment.at(segment.ineq, t)
+        weights = segment.at(segment.weights, t)
         try:
-            weights = c.clean(segment.at(segment.weights, t), ineq)
-            c.verify(weights)
+            c.verify(np.clip(weights, c.lb, c.ub))
         except SolverError:
-            return None
+            return False
         eq = segment.at(segment.eq, t)
+        ineq = segment.at(segment.ineq, t)
         lower = segment.at(segment.lower, t)
         upper = segment.at(segment.upper, t)
         residual = (
@@ -440,7 +457,7 @@ class _ParametricPath:
         dual_feasible = (
             min(np.min(m, initial=0.0) for m in (ineq, lower, upper)) >= -tol
         )
-        return (weights, t) if stationary and dual_feasible else None
+        return bool(stationary and dual_feasible)
 
 
 def _rate_sizes(pieces):
@@ -497,10 +514,14 @@ class _FreeSetFactor:
             self.order = np.append(self.order, j)
 
     def solve(self, b):
-        """``P[F][:, F]^{-1} b``."""
+        """``P[F][:, F]^{-1} b`` for a matrix ``b``."""
         nf = self.order.shape[0]
         U = self.U[:nf, :nf]
-        return solve_triangular(U, solve_triangular(U, b, trans="T"))
+        # LAPACK directly: this runs once per breakpoint, where the wrappers'
+        # input checks would cost more than the O(n²) solves.
+        y, _ = dtrtrs(U, b, lower=0, trans=1)
+        x, _ = dtrtrs(U, y, lower=0, trans=0)
+        return x
 
 
 def _schur_solve(factor, C, rhs, rhs_rows):
@@ -509,15 +530,15 @@ def _schur_solve(factor, C, rhs, rhs_rows):
     Solves ``[[P_FF, C'], [C, 0]] [x; y] = [rhs; rhs_rows]``; None if the
     Schur complement ``C P_FF^{-1} C'`` is not numerically positive definite.
     """
-    x = factor.solve(rhs)
+    k = rhs.shape[1]
+    solved = factor.solve(np.column_stack([rhs, C.T]))
+    x, Y = solved[:, :k], solved[:, k:]
     if not C.shape[0]:
-        return x, np.zeros((0, rhs.shape[1]))
-    Y = factor.solve(C.T)
-    try:
-        S = cho_factor(C @ Y, check_finite=False)
-    except LinAlgError:
+        return x, np.zeros((0, k))
+    R = _well_conditioned_cholesky(C @ Y)
+    if R is None:
         return None
-    y = cho_solve(S, C @ x - rhs_rows, check_finite=False)
+    y = cho_solve((R, False), C @ x - rhs_rows, check_finite=False)
     return x - Y @ y, y
 
 

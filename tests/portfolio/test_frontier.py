@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from skportfolio import MeanVariance, MinimumVariance, efficient_frontier
@@ -166,6 +168,33 @@ def test_the_path_survives_many_random_problems(no_direct_solves):
         ]
         frontier = efficient_frontier(X, n_points=10, **params)
         assert np.all(np.diff(frontier.returns) >= 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 25),
+    case=st.sampled_from(["long_only", "capped", "shorts"]),
+)
+def test_points_equal_direct_target_return_solves(seed, n, case):
+    # Each point read off the path equals the QP solved for its target alone.
+    params = {
+        "long_only": {},
+        "capped": {"max_weights": max(0.3, 1.5 / n)},
+        "shorts": {"min_weights": -0.2, "max_weights": 0.6},
+    }[case]
+    X = factor_returns(seed, 2 * n + 10, n)
+    frontier = efficient_frontier(X, n_points=6, **params)
+    est = MeanVariance(**params).fit(X)
+    constraints = est._build_constraints(n)
+    for weights, target, lam in zip(
+        frontier.weights[1:-1], frontier.returns[1:-1], frontier.risk_aversions[1:-1]
+    ):
+        direct, t = _critical_line.minimum_variance_for_return(
+            est.covariance_, est.mean_, constraints, target
+        )
+        np.testing.assert_allclose(weights, direct, rtol=0, atol=1e-8)
+        assert 1 / lam == pytest.approx(t, rel=1e-6, abs=1e-12)
 
 
 @pytest.mark.parametrize(
