@@ -213,8 +213,8 @@ class CriticalLine:
     def _point(self, i, t):
         if not self._piece_is_optimal(i):
             return None
-        segment, c = self.segments[i], self.constraints
-        return np.clip(segment.at(segment.weights, t), c.lb, c.ub), t
+        weights = self._path.feasible_weights(self.segments[i], t)
+        return None if weights is None else (weights, t)
 
     def _piece_is_optimal(self, i):
         """Whether the KKT conditions hold at both ends of piece ``i``.
@@ -417,18 +417,30 @@ class _ParametricPath:
         candidates += _crossings(
             -upper[0], upper[1], at_upper & (upper[1] < -mult_tol), "release_bound"
         )
-        if not candidates:
-            return np.inf, None
         event_t, kind, i = min(candidates, key=lambda item: item[0])
+        if kind is None or not np.isfinite(event_t):
+            return np.inf, None
         return max(event_t, t), (kind, i)
+
+    def feasible_weights(self, segment, t):
+        """The weights at ``t`` on ``segment``, cleaned of round-off; None if
+        they violate a constraint beyond it.
+
+        ``u + t v`` loses digits when ``|t v|`` is much larger than the
+        weights (an ill-conditioned covariance): clipping to the bounds and,
+        if needed, the constraints' own round-off cleaning restore feasibility.
+        """
+        c = self.constraints
+        weights = np.clip(segment.at(segment.weights, t), c.lb, c.ub)
+        if not _is_feasible(c, weights):
+            weights = c.clean(weights, segment.at(segment.ineq, t))
+        return weights if _is_feasible(c, weights) else None
 
     def satisfies_kkt(self, segment, t):
         """Whether the point at ``t`` on ``segment`` passes the KKT check."""
         c = self.constraints
-        weights = segment.at(segment.weights, t)
-        try:
-            c.verify(np.clip(weights, c.lb, c.ub))
-        except SolverError:
+        weights = self.feasible_weights(segment, t)
+        if weights is None:
             return False
         eq = segment.at(segment.eq, t)
         ineq = segment.at(segment.ineq, t)
@@ -460,6 +472,14 @@ class _ParametricPath:
         return bool(stationary and dual_feasible)
 
 
+def _is_feasible(constraints, x):
+    try:
+        constraints.verify(x)
+    except SolverError:
+        return False
+    return True
+
+
 def _rate_sizes(pieces):
     """Largest rate of change of the weights and of the multipliers on a piece."""
     weights, eq, ineq, lower, upper = pieces
@@ -473,9 +493,14 @@ def _rate_sizes(pieces):
 
 
 def _crossings(gap, rate, mask, kind):
-    """``(t, kind, i)`` where ``gap_i - t rate_i`` reaches zero, for the masked ``i``."""
+    """The first ``(t, kind, i)`` where ``gap_i - t rate_i`` reaches zero, over the
+    masked ``i``, in a one-element list; ``(inf, None, -1)`` if none is masked."""
     indices = np.flatnonzero(mask)
-    return [(float(gap[i] / rate[i]), kind, int(i)) for i in indices]
+    if not indices.size:
+        return [(np.inf, None, -1)]
+    times = gap[indices] / rate[indices]
+    first = int(np.argmin(times))
+    return [(float(times[first]), kind, int(indices[first]))]
 
 
 def _well_conditioned_cholesky(P):
