@@ -2,6 +2,8 @@
 
 :class:`FactorModelCovariance` also exposes its estimate in factored form,
 :class:`FactorCovariance`, whose products and solves cost ``O(N K^2)``.
+:class:`DenseCovariance` gives a dense matrix the same methods; the portfolio
+optimisers use a covariance only through them.
 """
 
 from skportfolio.covariance._exponential import EWCovariance
@@ -11,9 +13,11 @@ from skportfolio.covariance._factor import (
     FactorModelCovariance,
     factor_minimum_variance,
 )
+from skportfolio.covariance._operator import DenseCovariance
 
 __all__ = [
     "IDIOSYNCRATIC_FLOOR",
+    "DenseCovariance",
     "EWCovariance",
     "FactorCovariance",
     "FactorModelCovariance",

@@ -60,9 +60,14 @@ class FactorCovariance:
     --------
     FactorModelCovariance : Estimates this structure from returns.
     factor_minimum_variance : Minimum-variance weights in ``O(N K^2)``.
+    DenseCovariance : The same methods for a dense matrix.
 
     Notes
     -----
+    The methods are those of :class:`DenseCovariance`, the interface
+    through which the portfolio optimisers use a covariance, so a fitted
+    structure reaches them without an ``N x N`` array.
+
     The arrays are copied and made read-only. With ``F = G G'`` (from the
     eigendecomposition of ``F``, which need not be invertible) and
     ``U = B G``, the covariance is :math:`\Sigma = D + U U'`. Solves use the
@@ -222,6 +227,108 @@ class FactorCovariance:
         return _woodbury_solve(
             self._root, self.idiosyncratic + shift, self._as_rhs(rhs, "rhs")
         )
+
+    def submatrix(self, rows, columns=None):
+        """The dense block ``Σ[rows][:, columns]``, in ``O(|rows| |columns| K)``.
+
+        Parameters
+        ----------
+        rows : array-like of int or bool
+            Asset indices, or a mask over the assets.
+        columns : array-like of int or bool, default=None
+            None for the square block of `rows`.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_columns)
+        """
+        rows = self._as_index(rows)
+        if columns is None:
+            block = self._root[rows] @ self._root[rows].T
+            block[np.diag_indices_from(block)] += self.idiosyncratic[rows]
+            return block
+        columns = self._as_index(columns)
+        block = self._root[rows] @ self._root[columns].T
+        row, column = np.nonzero(rows[:, np.newaxis] == columns)
+        block[row, column] += self.idiosyncratic[rows[row]]
+        return block
+
+    def block_matvec(self, rows, columns, v):
+        """``Σ[rows][:, columns] @ v`` without forming the block.
+
+        ``O((|rows| + |columns|) K)`` plus ``O(N)``; `columns` must not repeat
+        an asset.
+
+        Parameters
+        ----------
+        rows, columns : array-like of int or bool
+            Asset indices, or masks over the assets.
+        v : array-like of shape (n_columns,)
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
+        rows, columns = self._as_index(rows), self._as_index(columns)
+        v = np.asarray(v, dtype=np.float64)
+        spread = np.zeros(self.n_assets)
+        spread[columns] = v
+        # The idiosyncratic part is diagonal: it only reaches rows also in columns.
+        return self._root[rows] @ (self._root[columns].T @ v) + (
+            self.idiosyncratic[rows] * spread[rows]
+        )
+
+    def restrict(self, index):
+        """The factor covariance of the assets `index`, in ``O(|index| K)``.
+
+        The result holds the rows of the loadings and idiosyncratic variances
+        of those assets (already floored, so they are not floored again).
+
+        Parameters
+        ----------
+        index : array-like of int or bool
+            Asset indices, or a mask over the assets.
+
+        Returns
+        -------
+        FactorCovariance
+        """
+        index = self._as_index(index)
+        return self._from_parts(
+            self.loadings[index],
+            self.factor_covariance,
+            self.idiosyncratic[index],
+            self._root[index],
+        )
+
+    def is_numerically_psd(self):
+        """True: the matrix is positive definite by construction (``d > 0``)."""
+        return True
+
+    def nearest_psd(self):
+        """The structure itself, positive definite by construction."""
+        return self
+
+    @classmethod
+    def _from_parts(cls, loadings, factor_covariance, idiosyncratic, root):
+        """A structure from already validated, floored pieces."""
+        structure = object.__new__(cls)
+        for name, value in (
+            ("loadings", loadings),
+            ("factor_covariance", factor_covariance),
+            ("idiosyncratic", idiosyncratic),
+            ("_root", root),
+        ):
+            value.flags.writeable = False
+            object.__setattr__(structure, name, value)
+        return structure
+
+    def _as_index(self, index):
+        """Integer indices of the assets selected by an index array or mask."""
+        index = np.asarray(index)
+        if index.dtype != bool:
+            index = index.astype(np.intp, copy=False)
+        return np.arange(self.n_assets)[index]
 
     @cached_property
     def _capacitance(self):

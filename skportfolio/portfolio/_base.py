@@ -18,6 +18,8 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skportfolio._constraints import LinearConstraints, expand_bound
+from skportfolio.covariance._operator import DenseCovariance
+from skportfolio.covariance._operator import nearest_psd as nearest_psd
 from skportfolio.metrics import sharpe_ratio
 
 
@@ -133,29 +135,90 @@ class MomentsMixin:
     any object with ``fit(X)`` and a ``covariance_`` attribute is cloned and
     fitted. ``mean_estimator=None`` means the sample mean; any object with
     ``fit(X)`` and a ``location_`` attribute is accepted.
+
+    A fitted covariance estimator with a ``factor_structure_`` attribute (a
+    :class:`~skportfolio.covariance.FactorCovariance`, as
+    :class:`~skportfolio.covariance.FactorModelCovariance` has) takes the
+    factor path: its ``covariance_`` is not read, the structure is kept as
+    ``covariance_structure_``, and the estimator's ``covariance_`` is built
+    from it only when first read. With a benchmark the factor model is
+    fitted to the assets and the benchmark together, like any covariance
+    estimator: the assets' structure is its restriction to them, and their
+    covariances with the benchmark are its benchmark column
+    (``O(N K)``).
     """
 
     _moment_parameter_constraints = {
         "covariance_estimator": [HasMethods(["fit"]), None],
     }
 
+    @property
+    def covariance_(self):
+        """The covariance used, ``(n_assets, n_assets)``.
+
+        On the factor path it is built from ``covariance_structure_`` when
+        first read (``O(N^2 K)`` time and ``N^2`` memory) and cached.
+        """
+        dense = self.__dict__.get("_covariance")
+        if dense is None:
+            structure = self.__dict__.get("covariance_structure_")
+            if structure is None:
+                raise AttributeError(
+                    f"This {type(self).__name__} instance has no covariance_: it "
+                    "is not fitted yet."
+                )
+            dense = self._covariance = structure.dense()
+        return dense
+
+    @covariance_.setter
+    def covariance_(self, value):
+        self._covariance = value
+
     def _estimate_covariance(self, X, y=None):
-        """Covariance of the asset returns, and their covariance with ``y``.
+        """The covariance of the returns as an operator, and their covariance with ``y``.
 
         With a benchmark the covariance estimator sees the assets and the
         benchmark together, so that shrinkage treats them consistently.
-        Sets ``covariance_`` and returns ``(covariance, cross_covariance)``.
+        Returns ``(operator, cross_covariance)``: on the factor path (see the
+        class documentation) the
+        :class:`~skportfolio.covariance.FactorCovariance` of the assets, also
+        set as ``covariance_structure_``; otherwise a
+        :class:`~skportfolio.covariance.DenseCovariance` of ``covariance_``,
+        which is set.
         """
         Z = X if y is None else np.column_stack([X, y])
+        n = X.shape[1]
+        self.__dict__.pop("covariance_structure_", None)
+        self.__dict__.pop("_covariance", None)
         if self.covariance_estimator is None:
             C = sample_covariance(Z)
         else:
             estimator = clone(self.covariance_estimator).fit(Z)
+            structure = getattr(estimator, "factor_structure_", None)
+            if structure is not None:
+                return self._keep_structure(structure, Z.shape[1], n)
             C = np.asarray(estimator.covariance_, dtype=float)
             C = _checked_covariance(C, Z.shape[1])
-        n = X.shape[1]
-        self.covariance_ = C[:n, :n]
-        return self.covariance_, (None if y is None else C[:n, n])
+        self.covariance_ = C if y is None else np.ascontiguousarray(C[:n, :n])
+        cross = None if y is None else C[:n, n]
+        return DenseCovariance(self.covariance_), cross
+
+    def _keep_structure(self, structure, n_columns, n_assets):
+        """The factor path: the structure of the assets and the cross-covariance."""
+        if structure.n_assets != n_columns:
+            raise ValueError(
+                f"The covariance estimator's factor_structure_ covers "
+                f"{structure.n_assets} assets; expected {n_columns}."
+            )
+        if n_columns == n_assets:
+            self.covariance_structure_ = structure
+            return structure, None
+        # With a benchmark, the last column of the joint model is the
+        # benchmark: its covariances with the assets are that column's rows.
+        assets = np.arange(n_assets)
+        self.covariance_structure_ = structure.restrict(assets)
+        cross = structure.submatrix(assets, [n_assets])[:, 0]
+        return self.covariance_structure_, cross
 
     def _estimate_mean(self, X):
         """Expected returns of the assets; sets ``mean_``."""
@@ -216,16 +279,6 @@ def _checked_covariance(C, n):
     if not np.all(np.isfinite(C)):
         raise ValueError("The covariance estimate contains NaN or infinite values.")
     return 0.5 * (C + C.T)
-
-
-def nearest_psd(C):
-    """The positive semi-definite matrix closest to ``C`` in Frobenius norm.
-
-    Negative eigenvalues, which estimators built from pairwise or
-    regularised estimates can produce, are set to zero (Higham, 1988).
-    """
-    eigenvalues, eigenvectors = np.linalg.eigh(C)
-    return (eigenvectors * np.maximum(eigenvalues, 0.0)) @ eigenvectors.T
 
 
 class ConstraintsMixin:

@@ -207,7 +207,9 @@ def _frontier_problem(estimator, X, y, mean, covariance):
             raise ValueError("Give either X or mean and covariance, not both.")
         X = validate_data(estimator, X, ensure_min_samples=2, dtype=np.float64)
         y = estimator._check_benchmark(X, y)
-        return estimator._moments_and_constraints(X, y)
+        mean, covariance, constraints = estimator._moments_and_constraints(X, y)
+        # The critical line works on the dense matrix, also for a factor model.
+        return mean, covariance.dense(), constraints
     if mean is None or covariance is None:
         raise ValueError("Give the returns X, or both mean and covariance.")
     if y is not None:

@@ -48,7 +48,10 @@ class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     covariance_estimator : estimator, default=None
         Any object with ``fit(X)`` and a ``covariance_`` attribute, e.g.
         :class:`sklearn.covariance.LedoitWolf`; cloned before use. None
-        means the sample covariance (``ddof=1``).
+        means the sample covariance (``ddof=1``). An estimator with a
+        ``factor_structure_``, such as
+        :class:`~skportfolio.covariance.FactorModelCovariance`, is used in
+        factored form (see Notes).
     min_weights : float, array-like or dict, default=0.0
         Lower bound per asset (dict keyed by asset name); None allows any
         short position.
@@ -75,7 +78,10 @@ class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
         The expected returns used (of the active returns ``X - y`` when a
         benchmark ``y`` is given).
     covariance_ : ndarray of shape (n_assets, n_assets)
-        The covariance used (of the active returns with a benchmark).
+        The covariance used (of the active returns with a benchmark); with a
+        factor model, built from ``covariance_structure_`` when first read.
+    covariance_structure_ : FactorCovariance
+        The factor model used, when the covariance estimator has one.
     expected_return_ : float
         In-sample expected return of the portfolio per period,
         ``mean_ @ weights_``.
@@ -117,6 +123,10 @@ class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     A constant asset (zero variance, like cash) is allowed and acts as the
     risk-free asset. With the budget as the only constraint the closed form
     is used; otherwise the quadratic programme is solved exactly.
+
+    A factor model (a covariance estimator with a ``factor_structure_``) is
+    used as in :class:`MinimumVariance`, without forming the
+    :math:`N \\times N` matrix.
 
     References
     ----------
@@ -192,7 +202,7 @@ class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
                 covariance, return_tradeoff * mean, constraints, self.budget
             )
         self.expected_return_ = float(mean @ weights)
-        self.volatility_ = float(np.sqrt(max(weights @ covariance @ weights, 0.0)))
+        self.volatility_ = float(np.sqrt(max(covariance.quad_form(weights), 0.0)))
         return weights
 
     def _moments_and_constraints(self, X, y):

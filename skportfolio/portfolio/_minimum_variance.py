@@ -4,6 +4,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
 
 from skportfolio._qp import RCOND_MIN, _rcond
+from skportfolio.covariance._operator import DenseCovariance, as_covariance_operator
 from skportfolio.portfolio._base import BasePortfolio, ConstraintsMixin, MomentsMixin
 from skportfolio.portfolio._solve import solve_portfolio_qp
 
@@ -62,17 +63,21 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
 def minimise_quadratic(covariance, linear, constraints, budget):
     """Weights minimising ``1/2 w'Σw - linear'w`` under ``constraints``.
 
-    When the budget ``1'w = budget`` is the only constraint the closed form of
-    :func:`budget_minimum_variance` is used (if ``covariance`` is positive
-    definite); otherwise the quadratic programme is solved.
+    ``covariance`` is a matrix or a covariance operator. For a dense matrix
+    with the budget ``1'w = budget`` as the only constraint the closed form
+    of :func:`budget_minimum_variance` is used (if ``covariance`` is positive
+    definite); otherwise the quadratic programme is solved. A factor model
+    gets the same closed form from the QP solver, which solves problems
+    with equality constraints alone through Woodbury solves.
     """
+    covariance = as_covariance_operator(covariance)
     budget_only = (
         budget is not None
         and not constraints.has_inequalities
         and constraints.A_eq.shape[0] == 1
     )
-    if budget_only:
-        weights = budget_minimum_variance(covariance, budget, linear)
+    if budget_only and isinstance(covariance, DenseCovariance):
+        weights = budget_minimum_variance(covariance.dense(), budget, linear)
         if weights is not None:
             return weights
     return solve_portfolio_qp(covariance, -linear, constraints).x
@@ -86,7 +91,10 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     covariance_estimator : estimator, default=None
         Any object with ``fit(X)`` and a ``covariance_`` attribute, e.g.
         :class:`sklearn.covariance.LedoitWolf`; cloned before use. None
-        means the sample covariance.
+        means the sample covariance. An estimator with a
+        ``factor_structure_``, such as
+        :class:`~skportfolio.covariance.FactorModelCovariance`, is used in
+        factored form (see Notes).
     min_weights : float, array-like or dict, default=0.0
         Lower bound per asset (dict keyed by asset name); None allows any
         short position.
@@ -110,7 +118,10 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     weights_series_ : pandas.Series
         The weights indexed by asset name.
     covariance_ : ndarray of shape (n_assets, n_assets)
-        The covariance used.
+        The covariance used; with a factor model, built from
+        ``covariance_structure_`` when first read.
+    covariance_structure_ : FactorCovariance
+        The factor model used, when the covariance estimator has one.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
 
@@ -137,6 +148,17 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     assets) is handled by the QP layer's proximal refinement and gives an
     optimal portfolio; an indefinite one is replaced by the nearest positive
     semi-definite matrix.
+
+    A factor model :math:`\\Sigma = BFB^\\top + D` (a covariance estimator
+    with a ``factor_structure_``) is never formed as an :math:`N \\times N`
+    matrix: the budget-only closed form uses Woodbury solves
+    (:math:`O(NK^2)`), and long-only or bounded problems the working-set
+    method with :math:`O(NK)` products. With a benchmark the model is fitted
+    to the assets and the benchmark together, and ``c`` is its benchmark
+    column. Problems that need quadprog on the whole covariance (short
+    positions allowed together with inequalities, or an optimum holding
+    more than half the assets) form the dense matrix up to 2000 assets and
+    raise a ``ValueError`` beyond.
 
     Examples
     --------

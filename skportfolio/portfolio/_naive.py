@@ -53,6 +53,13 @@ class InverseVolatility(MomentsMixin, BasePortfolio):
     ----------
     weights_ : ndarray of shape (n_assets,)
     covariance_ : ndarray of shape (n_assets, n_assets)
+        The covariance whose diagonal gives the variances; built on first
+        access when the estimator has a factor structure (see
+        ``covariance_structure_``).
+    covariance_structure_ : FactorCovariance
+        Only when the covariance estimator exposes ``factor_structure_``
+        (e.g. :class:`~skportfolio.covariance.FactorModelCovariance`): the
+        variances are then read from it in ``O(N K)``.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
 
@@ -84,7 +91,7 @@ class InverseVolatility(MomentsMixin, BasePortfolio):
 
     def _fit_weights(self, X, y):
         covariance, _ = self._estimate_covariance(X)
-        volatility = np.sqrt(np.diag(covariance))
+        volatility = np.sqrt(covariance.diag())
         flat = np.flatnonzero(
             volatility <= np.finfo(float).eps * max(volatility.max(), 1e-300)
         )

@@ -26,10 +26,12 @@ steps are cheap and the last ones keep Newton's quadratic convergence.  If
 CG needs more products than a factorisation is worth, the step, and every
 later one, is solved directly through ``solve_shifted`` instead.
 
-The covariance is only used through three methods (see
-:class:`DenseCovariance`), which
+The covariance is only used through the covariance-operator methods
+``matvec``, ``diag``, ``solve_shifted`` and ``restrict`` (see
+:class:`~skportfolio.covariance.DenseCovariance`), which
 :class:`~skportfolio.covariance.FactorCovariance` also has, so that a factor
-model's ``O(NK)`` products and ``O(NK²)`` Woodbury solves plug in unchanged.
+model's ``O(NK)`` products and ``O(NK²)`` Woodbury solves plug in unchanged:
+a Newton step then costs ``O(NK²)`` and is always solved directly.
 """
 
 import warnings
@@ -38,20 +40,14 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import LinAlgError
-from scipy.linalg.blas import dsymv
-from scipy.linalg.lapack import dpotrf, dpotrs
 from sklearn.utils._param_validation import Interval
 
+from skportfolio.covariance._operator import DenseCovariance
 from skportfolio.exceptions import ConvergenceWarning, NotPositiveSemidefiniteError
-from skportfolio.portfolio._base import BasePortfolio, MomentsMixin, nearest_psd
+from skportfolio.portfolio._base import BasePortfolio, MomentsMixin
 
 #: Default largest relative gap ``|RC_i / (b_i w'Σw) - 1|`` accepted.
 DEFAULT_TOL = 1e-10
-
-#: Matrix-vector products worth one Cholesky factorisation of a dense ``N x N``
-#: matrix is about ``N / 13`` for N in 500..2000 on one core (``N³/3`` flops at
-#: BLAS-3 speed against ``N²`` memory-bound ones); CG gives up beyond that.
-DENSE_PRODUCTS_PER_FACTORISATION = 1 / 13
 
 _EPS = np.finfo(np.float64).eps
 
@@ -102,66 +98,6 @@ class RiskBudgetingResult(NamedTuple):
     risk_contributions: np.ndarray
     n_iter: int
     converged: bool
-
-
-class DenseCovariance:
-    """A dense covariance matrix behind the three methods the solver uses.
-
-    Any object with the same ``matvec``, ``diag`` and ``solve_shifted``
-    (e.g. :class:`~skportfolio.covariance.FactorCovariance`) can take its
-    place in :func:`solve_risk_budgeting`; ``restrict`` is needed only for
-    zero budgets, and without ``products_per_solve`` every Newton step is
-    solved directly (right when ``solve_shifted`` costs a few products, as a
-    Woodbury solve does).
-
-    Parameters
-    ----------
-    covariance : ndarray of shape (n, n)
-        Symmetric; only its lower triangle is read.
-    """
-
-    def __init__(self, covariance):
-        # BLAS symv reads one triangle: half the memory traffic of a general
-        # product, which is what bounds the speed of CG. The transpose of a
-        # C-ordered matrix is the Fortran-ordered array symv wants.
-        self._matrix = np.ascontiguousarray(covariance, dtype=np.float64)
-        self._fortran = self._matrix.T
-
-    @property
-    def products_per_solve(self):
-        """Products ``Σv`` that cost as much as one :meth:`solve_shifted`."""
-        return int(DENSE_PRODUCTS_PER_FACTORISATION * self._matrix.shape[0])
-
-    def matvec(self, v):
-        """``Σ v``."""
-        return dsymv(1.0, self._fortran, v)
-
-    def diag(self):
-        """The variances, ``diag(Σ)``."""
-        return np.diag(self._matrix).copy()
-
-    def solve_shifted(self, shift, rhs):
-        """Solve ``(Σ + diag(shift)) x = rhs`` by Cholesky.
-
-        Raises ``numpy.linalg.LinAlgError`` if the shifted matrix is not
-        numerically positive definite.
-        """
-        # LAPACK directly: scipy's cho_factor/cho_solve wrappers cost more
-        # than the factorisation itself for a few dozen assets. The shifted
-        # copy is symmetric, so its transpose is the Fortran array LAPACK takes.
-        shifted = self._matrix.copy()
-        shifted.flat[:: shifted.shape[0] + 1] += shift
-        factor, info = dpotrf(shifted.T, lower=1, overwrite_a=1, clean=0)
-        if info != 0:
-            raise LinAlgError(f"not positive definite (LAPACK dpotrf info={info})")
-        solution, info = dpotrs(factor, rhs, lower=1)
-        if info != 0:
-            raise LinAlgError(f"LAPACK dpotrs info={info}")
-        return solution
-
-    def restrict(self, index):
-        """The covariance of the assets ``index``."""
-        return DenseCovariance(self._matrix[np.ix_(index, index)])
 
 
 def risk_budgeting_weights(
@@ -318,7 +254,9 @@ def solve_risk_budgeting(
 
     Parameters
     ----------
-    covariance : DenseCovariance or object with the same methods
+    covariance : DenseCovariance, FactorCovariance or another covariance operator
+        Only ``matvec``, ``diag``, ``solve_shifted`` and (for zero budgets)
+        ``restrict`` are used, and ``products_per_solve`` if present.
     budget : ndarray of shape (n_assets,)
         Non-negative, summing to 1 (:func:`check_risk_budget`).
     tol, max_iter
@@ -676,7 +614,10 @@ class RiskParity(MomentsMixin, BasePortfolio):
     covariance_estimator : estimator, default=None
         Any object with ``fit(X)`` and a ``covariance_`` attribute, e.g.
         :class:`sklearn.covariance.LedoitWolf`; cloned before use. None
-        means the sample covariance.
+        means the sample covariance. An estimator with a
+        ``factor_structure_``, such as
+        :class:`~skportfolio.covariance.FactorModelCovariance`, is used in
+        factored form (see Notes).
     tol : float, default=1e-10
         Largest accepted relative gap :math:`|RC_i / b_i - 1|`.
     max_iter : int, default=100
@@ -701,7 +642,10 @@ class RiskParity(MomentsMixin, BasePortfolio):
     n_iter_ : int
         Newton iterations used.
     covariance_ : ndarray of shape (n_assets, n_assets)
-        The covariance used.
+        The covariance used; with a factor model, built from
+        ``covariance_structure_`` when first read.
+    covariance_structure_ : FactorCovariance
+        The factor model used, when the covariance estimator has one.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
 
@@ -729,6 +673,12 @@ class RiskParity(MomentsMixin, BasePortfolio):
     A covariance estimate that turns out not to be positive semi-definite is
     replaced by the nearest positive semi-definite matrix, as in
     :class:`MinimumVariance`. The benchmark ``y`` of ``fit`` is ignored.
+
+    With a factor model :math:`\Sigma = BFB^\top + D` (a covariance
+    estimator with a ``factor_structure_``) each Newton system
+    :math:`(\Sigma + \mathrm{diag}(b/y^2))\,\Delta = -\nabla f` is solved
+    by the Woodbury identity in :math:`O(NK^2)` and products cost
+    :math:`O(NK)`: no :math:`N \times N` matrix is formed.
 
     References
     ----------
@@ -780,17 +730,21 @@ class RiskParity(MomentsMixin, BasePortfolio):
         try:
             result = self._solve(covariance, budget, names)
         except NotPositiveSemidefiniteError:
-            self.covariance_ = covariance = nearest_psd(covariance)
+            repaired = covariance.nearest_psd()
+            if repaired is covariance:  # positive definite by construction
+                raise
+            covariance = repaired
+            self.covariance_ = covariance.dense()
             result = self._solve(covariance, budget, names)
         self.risk_contributions_ = result.risk_contributions
         self.risk_budget_ = budget
         self.n_iter_ = result.n_iter
-        self.volatility_ = float(np.sqrt(result.weights @ covariance @ result.weights))
+        self.volatility_ = float(np.sqrt(covariance.quad_form(result.weights)))
         return result.weights
 
     def _solve(self, covariance, budget, names):
         return solve_risk_budgeting(
-            DenseCovariance(covariance),
+            covariance,
             budget,
             tol=self.tol,
             max_iter=self.max_iter,

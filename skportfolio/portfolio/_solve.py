@@ -36,6 +36,16 @@ together are the KKT conditions of the full problem, which for a convex
 problem certify a global minimiser; the final point is checked against them
 (relative to the size of the gradient's terms) before it is returned.
 
+*Structured covariances*: the solver uses Σ only through the methods of a
+covariance operator (:class:`~skportfolio.covariance.DenseCovariance`), so
+with a factor model (:class:`~skportfolio.covariance.FactorCovariance`) the
+products ``Σx`` cost ``O(nK)``, the restricted blocks ``Σ[S, S]``
+``O(|S|²K)``, and no ``n x n`` array is formed. Problems the working set
+does not cover are solved without one too when they have no inequalities
+(the KKT system through Woodbury solves, ``O(nK²)``); otherwise quadprog
+needs the dense matrix, which is formed only up to
+``MAX_DENSE_FALLBACK_ASSETS`` assets.
+
 *Termination*: the next working set contains the current solution and a
 variable with a negative reduced cost, so (with unique multipliers) its
 optimum is strictly lower and no working set can repeat. Should the
@@ -48,14 +58,18 @@ product for ``g`` and a QP of the size of ``S``.
 """
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf
 
-from skportfolio._qp import RELATIVE_DELTA, QPResult, QuadraticProgram
+from skportfolio._constraints import independent_equalities
+from skportfolio._qp import QPResult, QuadraticProgram
+from skportfolio.covariance._operator import (
+    DenseCovariance,
+    as_covariance_operator,
+    nearest_psd,
+)
 from skportfolio.exceptions import (
     InfeasibleConstraintsError,
     NotPositiveSemidefiniteError,
 )
-from skportfolio.portfolio._base import nearest_psd
 
 # Below this many variables quadprog on the full problem is about as fast as
 # the round trips of the working set.
@@ -80,6 +94,10 @@ KKT_RTOL = 1e-7
 # Outer iterations before giving up on the working set (never reached in
 # practice: the working set at least doubles or the objective drops).
 MAX_OUTER_ITER = 100
+# Largest structured (factor-model) covariance densified for quadprog when
+# the working set does not apply: its matrix takes 32 MB and its
+# factorisation a second at this size, and grow as n² and n³.
+MAX_DENSE_FALLBACK_ASSETS = 2000
 _TINY = np.finfo(float).tiny
 
 
@@ -95,10 +113,18 @@ def solve_portfolio_qp(covariance, q, constraints, *, known_psd=False):
     nearest positive semi-definite matrix (its negative eigenvalues set to
     zero).
 
+    A structured covariance (a
+    :class:`~skportfolio.covariance.FactorCovariance`) is never formed as an
+    ``n x n`` matrix on the working-set path nor without inequalities; other
+    problems need quadprog on the dense matrix, allowed up to
+    ``MAX_DENSE_FALLBACK_ASSETS`` (2000) assets and a ``ValueError`` beyond.
+
     Parameters
     ----------
-    covariance : ndarray of shape (n, n)
-        Symmetric matrix Σ.
+    covariance : ndarray of shape (n, n) or covariance operator
+        Symmetric matrix Σ, or an object with its methods
+        (:class:`~skportfolio.covariance.DenseCovariance`,
+        :class:`~skportfolio.covariance.FactorCovariance`).
     q : ndarray of shape (n,)
     constraints : LinearConstraints
     known_psd : bool, default=False
@@ -106,6 +132,7 @@ def solve_portfolio_qp(covariance, q, constraints, *, known_psd=False):
         by construction (e.g. a sample covariance). This skips the O(n³)
         Cholesky test the working-set method otherwise needs, because a
         principal submatrix can be definite while the whole matrix is not.
+        A factor model is known to be positive definite without it.
 
     Returns
     -------
@@ -138,26 +165,84 @@ def solve_portfolio_qp(covariance, q, constraints, *, known_psd=False):
     >>> round(float(result.eq[0]), 4), round(float(result.lower[50]), 4)
     (0.4333, 0.4333)
     """
-    covariance = np.asarray(covariance, dtype=float)
+    covariance = as_covariance_operator(covariance)
     q = np.asarray(q, dtype=float)
     if not _worth_a_working_set(constraints):
         return _solve_full(covariance, q, constraints)
-    if not known_psd and not _numerically_psd(covariance):
-        covariance = nearest_psd(covariance)
+    if not known_psd and not covariance.is_numerically_psd():
+        covariance = covariance.nearest_psd()
     try:
         return _WorkingSet(covariance, q, constraints).solve()
     except NotPositiveSemidefiniteError:
         # A restricted block failed the QP layer's test: known_psd was claimed
         # wrongly, or Σ is indefinite at the very edge of the tolerance.
-        return _WorkingSet(nearest_psd(covariance), q, constraints).solve()
+        return _WorkingSet(covariance.nearest_psd(), q, constraints).solve()
 
 
 def _solve_full(covariance, q, constraints):
-    """quadprog on the whole problem; the factorisation doubles as the PSD test."""
+    """The whole problem at once.
+
+    quadprog on the dense matrix, whose factorisation doubles as the PSD
+    test; a structured covariance without inequalities solves the KKT system
+    instead (:func:`_solve_equalities`).
+    """
+    if isinstance(covariance, DenseCovariance):
+        matrix = covariance.dense()
+    elif not constraints.has_inequalities:
+        return _solve_equalities(covariance, q, constraints)
+    else:
+        matrix = _densified(covariance)
     try:
-        return QuadraticProgram(constraints, P=covariance).solve(q)
+        return QuadraticProgram(constraints, P=matrix).solve(q)
     except NotPositiveSemidefiniteError:
-        return QuadraticProgram(constraints, P=nearest_psd(covariance)).solve(q)
+        return QuadraticProgram(constraints, P=nearest_psd(matrix)).solve(q)
+
+
+def _densified(covariance):
+    """The dense matrix of a structured covariance, if it is small enough."""
+    if covariance.n_assets > MAX_DENSE_FALLBACK_ASSETS:
+        raise ValueError(
+            f"This problem needs the full {covariance.n_assets} x "
+            f"{covariance.n_assets} covariance matrix, which is not formed from "
+            f"a factor model beyond {MAX_DENSE_FALLBACK_ASSETS} assets. Without "
+            "it skportfolio solves problems with finite lower bounds on most "
+            "weights (e.g. long-only) whose optimum holds at most half the "
+            "assets, and problems with equality constraints alone (e.g. the "
+            "budget with shorts allowed). Use such constraints, or a dense "
+            "covariance estimator."
+        )
+    return covariance.dense()
+
+
+def _solve_equalities(covariance, q, constraints):
+    """``min 1/2 x'Σx + q'x`` subject to ``A x = b`` alone, by solves with Σ.
+
+    Stationarity ``Σx + q + A'ν = 0`` gives ``x = -Σ⁻¹(q + A'ν)``, and
+    ``A x = b`` the ``m x m`` system ``(A Σ⁻¹ A') ν = -(b + A Σ⁻¹ q)``:
+    one solve with ``m + 1`` right-hand sides (``O(n K²)`` for a factor
+    model) and a tiny dense one. Σ must be positive definite, as a factor
+    model is by construction.
+    """
+    independent, rows = independent_equalities(constraints)
+    A, b = independent.A_eq, independent.b_eq
+    solved = covariance.solve(np.column_stack([A.T, q]))
+    inverse_a, inverse_q = solved[:, :-1], solved[:, -1]
+    multipliers = np.linalg.solve(A @ inverse_a, -(b + A @ inverse_q))
+    x = independent.clean(-(inverse_q + inverse_a @ multipliers))
+    independent.verify(x)
+    eq = np.zeros(constraints.A_eq.shape[0])
+    eq[rows] = multipliers
+    zeros = np.zeros(constraints.n_vars)
+    return QPResult(
+        x=x,
+        objective=float(0.5 * covariance.quad_form(x) + q @ x),
+        eq=eq,
+        ineq=np.zeros(0),
+        lower=zeros,
+        upper=zeros.copy(),
+        n_iter=0,
+        n_proximal=0,
+    )
 
 
 def _movable_at_lower_bound(constraints):
@@ -173,23 +258,11 @@ def _worth_a_working_set(constraints):
     )
 
 
-def _numerically_psd(covariance):
-    """The QP layer's test: Σ + δI has a Cholesky factor, δ = 1e-6 max diag Σ."""
-    scale = np.max(np.diag(covariance), initial=0.0)
-    delta = RELATIVE_DELTA * (scale if scale > 0 else 1.0)
-    shifted = covariance.copy()
-    shifted.flat[:: covariance.shape[0] + 1] += delta
-    # LAPACK directly: scipy.linalg.cholesky's checks cost more than the
-    # factorisation itself at a hundred assets.
-    _, info = dpotrf(shifted, lower=0, clean=0, overwrite_a=1)
-    return info == 0
-
-
 class _WorkingSet:
     """The working-set outer loop for one problem (see the module docs)."""
 
     def __init__(self, covariance, q, constraints):
-        self.P, self.q, self.constraints = covariance, q, constraints
+        self.covariance, self.q, self.constraints = covariance, q, constraints
         self.n = constraints.n_vars
         lb = constraints.lb
         self.movable = _movable_at_lower_bound(constraints)
@@ -198,7 +271,7 @@ class _WorkingSet:
         self.fixed_value = np.where(np.isfinite(lb), lb, 0.0)
         self.always_in = ~np.isfinite(lb)
         self.score = _attractiveness(covariance, q)
-        self.max_variance = np.max(np.diag(covariance), initial=0.0)
+        self.max_variance = np.max(covariance.diag(), initial=0.0)
         self.dropping = True
         self.best_objective = np.inf
         self.n_iter = 0
@@ -237,7 +310,7 @@ class _WorkingSet:
                 in_set = self._drop_at_bound(in_set, x, Px)
             batch = max(MIN_BATCH, int(BATCH_FRACTION * np.count_nonzero(in_set)))
             in_set = self._grow(in_set, violators, batch)
-        return _solve_full(self.P, self.q, self.constraints)
+        return _solve_full(self.covariance, self.q, self.constraints)
 
     def _initial_set(self):
         size = max(MIN_INITIAL_SIZE, int(INITIAL_SIZE_PER_SQRT_N * np.sqrt(self.n)))
@@ -321,19 +394,19 @@ class _WorkingSet:
         q = self.q[keep]
         shifted = np.flatnonzero(~in_set & (self.fixed_value != 0))
         if shifted.size:
-            q = q + self.P[np.ix_(keep, shifted)] @ self.fixed_value[shifted]
+            q = q + self.covariance.block_matvec(
+                keep, shifted, self.fixed_value[shifted]
+            )
         constraints = self.constraints.restricted(keep, self.fixed_value)
-        result = QuadraticProgram(constraints, P=self.P[np.ix_(keep, keep)]).solve(q)
+        block = self.covariance.submatrix(keep)
+        result = QuadraticProgram(constraints, P=block).solve(q)
         self.n_iter += result.n_iter
         self.n_proximal += result.n_proximal
         return result
 
     def _product(self, x):
-        """``Σx`` from the rows of Σ where ``x`` is non-zero (Σ is symmetric)."""
-        support = np.flatnonzero(x)
-        if 2 * support.size > self.n:
-            return self.P @ x
-        return x[support] @ self.P[support]
+        """``Σx``; cheap for a sparse ``x`` (see ``DenseCovariance.matvec``)."""
+        return self.covariance.matvec(x)
 
     def _reduced_costs(self, Px, restricted):
         c = self.constraints
@@ -380,7 +453,7 @@ class _WorkingSet:
             n_proximal=self.n_proximal,
         )
         if not self._satisfies_kkt(result, Px):
-            return _solve_full(self.P, self.q, self.constraints)
+            return _solve_full(self.covariance, self.q, self.constraints)
         return result
 
     def _satisfies_kkt(self, result, Px):
@@ -406,7 +479,7 @@ def _attractiveness(covariance, q):
     product with Σ; it accounts for correlations, which the variances alone
     miss (a low-volatility asset that moves with the market is a poor pick).
     """
-    variances = np.diag(covariance)
+    variances = covariance.diag()
     largest = np.max(variances, initial=0.0)
     if largest > 0:
         # Relative variances, floored so that a riskless asset gets a finite
@@ -416,5 +489,5 @@ def _attractiveness(covariance, q):
         relative = np.ones_like(variances)
     v = 1.0 / relative
     v /= v.sum()
-    gradient = v @ covariance + q
+    gradient = covariance.matvec(v) + q
     return (gradient - v @ gradient) / np.sqrt(relative)

@@ -222,7 +222,7 @@ def test_wrong_first_working_set_needs_several_additions(monkeypatch):
     monkeypatch.setattr(_solve, "MIN_BATCH", 2)
     monkeypatch.setattr(_solve, "BATCH_FRACTION", 0.25)
     monkeypatch.setattr(
-        _solve, "_attractiveness", lambda covariance, q: -np.diag(covariance)
+        _solve, "_attractiveness", lambda covariance, q: -covariance.diag()
     )
     solves, full_solves = count_restricted_solves(monkeypatch)
     result = solve_portfolio_qp(problem["P"], problem["q"], constraints)

@@ -1,0 +1,164 @@
+"""The covariance-operator interface: DenseCovariance and FactorCovariance.
+
+Both implementations are checked method by method against numpy on the
+same matrix (the factor model's dense form), so the optimisers can use
+either one interchangeably.
+"""
+
+import numpy as np
+import pytest
+from scipy.linalg import LinAlgError
+
+from skportfolio.covariance import DenseCovariance, FactorCovariance
+from skportfolio.covariance._operator import as_covariance_operator, nearest_psd
+
+N_ASSETS = 25
+
+
+def random_structure(seed=0, n_assets=N_ASSETS, n_factors=3):
+    rng = np.random.default_rng(seed)
+    root = rng.normal(size=(n_factors, n_factors))
+    return FactorCovariance(
+        loadings=rng.normal(size=(n_assets, n_factors)),
+        factor_covariance=root @ root.T * 0.01,
+        idiosyncratic=rng.uniform(0.01, 0.05, size=n_assets),
+    )
+
+
+STRUCTURE = random_structure()
+MATRIX = STRUCTURE.dense()
+
+
+@pytest.fixture(params=["dense", "factor"])
+def operator(request):
+    return DenseCovariance(MATRIX) if request.param == "dense" else STRUCTURE
+
+
+def sparse_vector(rng, n_assets=N_ASSETS, n_nonzero=5):
+    v = np.zeros(n_assets)
+    v[rng.choice(n_assets, n_nonzero, replace=False)] = rng.normal(size=n_nonzero)
+    return v
+
+
+def test_n_assets_and_dense(operator):
+    assert operator.n_assets == N_ASSETS
+    np.testing.assert_allclose(operator.dense(), MATRIX, rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize("kind", ["full", "sparse", "zero", "matrix"])
+def test_matvec(operator, kind):
+    rng = np.random.default_rng(1)
+    v = {
+        "full": rng.normal(size=N_ASSETS),
+        "sparse": sparse_vector(rng),
+        "zero": np.zeros(N_ASSETS),
+        "matrix": rng.normal(size=(N_ASSETS, 3)),
+    }[kind]
+    np.testing.assert_allclose(operator.matvec(v), MATRIX @ v, rtol=1e-13, atol=1e-15)
+
+
+def test_diag_and_quad_form(operator):
+    w = np.random.default_rng(2).normal(size=N_ASSETS)
+    np.testing.assert_allclose(operator.diag(), np.diag(MATRIX), rtol=1e-14)
+    assert operator.quad_form(w) == pytest.approx(w @ MATRIX @ w, rel=1e-13)
+
+
+@pytest.mark.parametrize(
+    "rows, columns",
+    [
+        ([3, 0, 7], None),
+        ([3, 0, 7], [7, 1, 3, 12]),  # overlapping: diagonal entries inside
+        (np.arange(N_ASSETS) % 3 == 0, np.arange(N_ASSETS) % 2 == 0),  # masks
+        ([], [1, 2]),
+    ],
+)
+def test_submatrix_and_block_matvec(operator, rows, columns):
+    index = np.arange(N_ASSETS)
+    r = index[np.asarray(rows, dtype=bool if len(rows) == N_ASSETS else np.intp)]
+    c = r if columns is None else index[np.asarray(columns)]
+    expected = MATRIX[np.ix_(r, c)]
+    np.testing.assert_allclose(
+        operator.submatrix(rows, columns), expected, rtol=1e-13, atol=1e-16
+    )
+    v = np.random.default_rng(3).normal(size=c.size)
+    np.testing.assert_allclose(
+        operator.block_matvec(rows, c, v), expected @ v, rtol=1e-13, atol=1e-16
+    )
+
+
+def test_solves(operator):
+    rng = np.random.default_rng(4)
+    rhs = rng.normal(size=(N_ASSETS, 2))
+    shift = rng.uniform(0.0, 0.1, size=N_ASSETS)
+    np.testing.assert_allclose(
+        MATRIX @ operator.solve(rhs), rhs, rtol=1e-11, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        (MATRIX + np.diag(shift)) @ operator.solve_shifted(shift, rhs[:, 0]),
+        rhs[:, 0],
+        rtol=1e-11,
+        atol=1e-12,
+    )
+
+
+def test_restrict_is_the_covariance_of_the_subset(operator):
+    index = [4, 9, 2, 20]
+    restricted = operator.restrict(index)
+    assert restricted.n_assets == 4
+    np.testing.assert_allclose(
+        restricted.dense(), MATRIX[np.ix_(index, index)], rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        restricted.matvec(np.ones(4)), MATRIX[np.ix_(index, index)].sum(axis=1)
+    )
+
+
+def test_psd_methods(operator):
+    assert operator.is_numerically_psd()
+    np.testing.assert_allclose(
+        operator.nearest_psd().dense(), MATRIX, rtol=1e-12, atol=1e-15
+    )
+
+
+def test_factor_restrict_keeps_the_floored_variances_exactly():
+    # Flooring again would raise a floored variance a little (the floor is
+    # relative to the total variance, which includes it).
+    structure = FactorCovariance([[1.0], [1.0], [0.5]], [[1.0]], [0.0, 0.0, 0.1])
+    restricted = structure.restrict([0, 1])
+    np.testing.assert_array_equal(restricted.idiosyncratic, structure.idiosyncratic[:2])
+    np.testing.assert_array_equal(restricted.dense(), structure.dense()[:2, :2])
+    assert not restricted.loadings.flags.writeable
+    assert structure.nearest_psd() is structure
+
+
+def test_dense_sparse_and_dense_products_agree():
+    # Half or fewer non-zeros go through the rows of the support, more
+    # through BLAS symv: the two must give the same product.
+    rng = np.random.default_rng(5)
+    operator = DenseCovariance(MATRIX)
+    v = sparse_vector(rng, n_nonzero=N_ASSETS // 2)
+    w = v + 1e-300 * (v == 0)  # every entry non-zero: the symv branch
+    np.testing.assert_allclose(operator.matvec(v), operator.matvec(w), rtol=1e-14)
+
+
+def test_dense_operator_detects_and_repairs_an_indefinite_matrix():
+    indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])
+    operator = DenseCovariance(indefinite)
+    assert not operator.is_numerically_psd()
+    repaired = operator.nearest_psd()
+    np.testing.assert_allclose(repaired.dense(), nearest_psd(indefinite))
+    assert repaired.is_numerically_psd()
+    with pytest.raises(LinAlgError):
+        operator.solve(np.ones(2))
+
+
+def test_dense_operator_keeps_a_contiguous_float_matrix_without_copy():
+    assert DenseCovariance(MATRIX).dense() is MATRIX
+    assert DenseCovariance(np.asfortranarray(MATRIX)).dense().flags.c_contiguous
+
+
+def test_as_covariance_operator():
+    assert as_covariance_operator(STRUCTURE) is STRUCTURE
+    wrapped = as_covariance_operator(MATRIX.tolist())
+    assert isinstance(wrapped, DenseCovariance)
+    np.testing.assert_array_equal(wrapped.dense(), MATRIX)
