@@ -204,6 +204,52 @@ class LinearConstraints:
             var_names=tuple(self.var_names[i] for i in keep),
         )
 
+    def with_empty_rows_relaxed(self):
+        """Round-off-proof copy: an inequality row with no coefficients left
+        (all its variables substituted) gets a right-hand side of at least 0."""
+        empty = ~np.any(self.A_ub, axis=1)
+        if not np.any(empty):
+            return self
+        return replace(
+            self, b_ub=np.where(empty, np.maximum(self.b_ub, 0.0), self.b_ub)
+        )
+
+    def forced_values(self):
+        """Values the constraints pin variables to; NaN for the others.
+
+        A variable is pinned by equal bounds, or by a row that the bounds let
+        reach its right-hand side only at one corner of the box: the budget of
+        ten weights capped at 0.1 is 1 only when every weight is 0.1.
+        """
+        forced = np.where(self.lb == self.ub, self.lb, np.nan)
+        lo_eq, hi_eq = self._row_ranges(self.A_eq)
+        tol_eq = self.row_tolerance(self.A_eq, self.b_eq)
+        lo_ub, _ = self._row_ranges(self.A_ub)
+        tol_ub = self.row_tolerance(self.A_ub, self.b_ub)
+        corners = [
+            (self.A_eq[i], True)
+            for i in np.flatnonzero(
+                np.isfinite(hi_eq) & (np.abs(self.b_eq - hi_eq) <= tol_eq)
+            )
+        ]
+        corners += [
+            (self.A_eq[i], False)
+            for i in np.flatnonzero(
+                np.isfinite(lo_eq) & (np.abs(self.b_eq - lo_eq) <= tol_eq)
+            )
+        ]
+        corners += [
+            (self.A_ub[i], False)
+            for i in np.flatnonzero(
+                np.isfinite(lo_ub) & (np.abs(self.b_ub - lo_ub) <= tol_ub)
+            )
+        ]
+        for row, at_max in corners:
+            up = row > 0 if at_max else row < 0
+            down = row < 0 if at_max else row > 0
+            forced = np.where(up, self.ub, np.where(down, self.lb, forced))
+        return forced
+
     # ------------------------------------------------------------------
     # Feasibility
     # ------------------------------------------------------------------

@@ -35,6 +35,7 @@ import numpy as np
 import quadprog
 from scipy.linalg import LinAlgError, cholesky, qr
 from scipy.linalg.lapack import dtrcon, dtrtri
+from scipy.optimize import linprog
 
 from skportfolio._constraints import LinearConstraints, independent_equalities
 from skportfolio.exceptions import (
@@ -108,10 +109,15 @@ class QuadraticProgram:
         if (P is None) == (R is None):
             raise ValueError("Give exactly one of P and R.")
         constraints.check_obvious_conflicts()
-        self.constraints, self._eq_rows = independent_equalities(constraints)
-        self._n_eq_input = constraints.A_eq.shape[0]
         self._P = None if P is None else np.asarray(P, dtype=float)
         self._R = None if R is None else np.asarray(R, dtype=float)
+        forced = constraints.forced_values()
+        self._inner = None
+        if not np.all(np.isnan(forced)):
+            self._eliminate(constraints, forced)
+            return
+        self.constraints, self._eq_rows = independent_equalities(constraints)
+        self._n_eq_input = constraints.A_eq.shape[0]
         self._Rinv, self.delta = _inverse_factor(self._P, self._R)
         self._C, self._b, self._meq = self._quadprog_constraints()
 
@@ -132,9 +138,72 @@ class QuadraticProgram:
             return 0.5 * Rx @ Rx + q @ x
         return 0.5 * x @ self._P @ x + q @ x
 
+    def _eliminate(self, constraints, forced):
+        """Solve over the free variables only, with the pinned ones substituted.
+
+        quadprog's dual method fails on a degenerate active set, which a
+        variable pinned by equal bounds or by a row that the bounds can meet
+        only at one corner (ten weights of at most 0.1 summing to one)
+        produces; substituting such variables removes the degeneracy.
+        """
+        self.constraints = constraints
+        self._fixed = ~np.isnan(forced)
+        self._forced = np.where(self._fixed, forced, 0.0)
+        free = np.flatnonzero(~self._fixed)
+        self._free = free
+        if self._R is not None:
+            R_free = self._R[:, free]
+            self._cross = R_free.T @ (self._R @ self._forced)
+            R_free = qr(R_free, mode="r")[0][: free.size] if free.size else None
+            P_free = None
+        else:
+            P_free = self._P[np.ix_(free, free)]
+            self._cross = self._P[free] @ self._forced
+            R_free = None
+        if free.size:
+            reduced = constraints.restricted(
+                free, self._forced
+            ).with_empty_rows_relaxed()
+            self._inner = QuadraticProgram(reduced, P=P_free, R=R_free)
+        else:
+            self._inner = False
+
+    def _solve_eliminated(self, q):
+        c = self.constraints
+        x = self._forced.copy()
+        eq, ineq = np.zeros(c.A_eq.shape[0]), np.zeros(c.A_ub.shape[0])
+        lower, upper = np.zeros(c.n_vars), np.zeros(c.n_vars)
+        n_iter = n_prox = 0
+        if self._inner is not False:
+            inner = self._inner.solve(q[self._free] + self._cross)
+            x[self._free] = inner.x
+            eq, ineq = inner.eq, inner.ineq
+            lower[self._free], upper[self._free] = inner.lower, inner.upper
+            n_iter, n_prox = inner.n_iter, inner.n_proximal
+        x = c.clean(x)
+        c.verify(x)
+        gradient = (
+            self._R.T @ (self._R @ x) if self._R is not None else self._P @ x
+        ) + q
+        eq, ineq, lower, upper = _pinned_multipliers(
+            c, x, gradient, self._fixed, eq, ineq, lower, upper
+        )
+        return QPResult(
+            x=x,
+            objective=float(self.objective(x, q)),
+            eq=eq,
+            ineq=ineq,
+            lower=lower,
+            upper=upper,
+            n_iter=n_iter,
+            n_proximal=n_prox,
+        )
+
     def solve(self, q):
         """Solve for the linear term ``q``; returns a :class:`QPResult`."""
         q = np.asarray(q, dtype=float)
+        if self._inner is not None:
+            return self._solve_eliminated(q)
         x, lagrangian, n_iter = self._quadprog(q)
         n_prox = 0
         if self.delta > 0:
@@ -207,6 +276,47 @@ class QuadraticProgram:
             n_iter=n_iter,
             n_proximal=n_prox,
         )
+
+
+def _pinned_multipliers(c, x, gradient, pinned, eq, ineq, lower, upper):
+    """Multipliers of a solution whose pinned variables were substituted.
+
+    The rows that pinned them carry multipliers the reduced problem cannot
+    see. They are found by a small linear programme: multipliers for the
+    rows active at ``x`` (signed for equalities, non-negative for
+    inequalities) such that each pinned variable's remaining gradient is
+    absorbed by the bound it sits on, so the full KKT conditions hold.
+    """
+    tol = 1e-9 * max(1.0, np.max(np.abs(gradient)))
+    active_ub = (c.b_ub - c.A_ub @ x) <= 1e-9 * np.maximum(1.0, np.abs(c.b_ub))
+    at_lb = pinned & (x <= c.lb)
+    at_ub = pinned & (x >= c.ub)
+    # residual r = g + A_eq' eq + A_ub' ineq on pinned variables must be
+    # >= 0 where only the lower bound is active, <= 0 where only the upper is.
+    base = gradient + c.A_eq.T @ eq + c.A_ub.T @ ineq
+    # Only rows on pinned variables alone: shifting a row that touches a free
+    # variable would break that variable's stationarity.
+    only_pinned_eq = ~np.any(c.A_eq[:, ~pinned], axis=1)
+    only_pinned_ub = active_ub & ~np.any(c.A_ub[:, ~pinned], axis=1)
+    rows = np.vstack([c.A_eq[only_pinned_eq], c.A_ub[only_pinned_ub]])
+    n_eq = int(only_pinned_eq.sum())
+    only_lb, only_ub = at_lb & ~at_ub, at_ub & ~at_lb
+    A_ub = np.vstack([-rows[:, only_lb].T, rows[:, only_ub].T])
+    b_ub = np.concatenate([base[only_lb], -base[only_ub]]) + tol
+    bounds = [(None, None)] * n_eq + [(0, None)] * int(only_pinned_ub.sum())
+    if rows.shape[0] and A_ub.shape[0]:
+        shift = linprog(
+            np.zeros(rows.shape[0]), A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs"
+        )
+        if shift.status == 0:
+            eq = eq.copy()
+            eq[only_pinned_eq] += shift.x[:n_eq]
+            ineq = ineq.copy()
+            ineq[only_pinned_ub] += shift.x[n_eq:]
+    residual = gradient + c.A_eq.T @ eq + c.A_ub.T @ ineq
+    lower = np.where(pinned, np.maximum(residual, 0.0), lower)
+    upper = np.where(pinned, np.maximum(-residual, 0.0), upper)
+    return eq, ineq, lower, upper
 
 
 def _inverse_factor(P, R):

@@ -36,12 +36,12 @@ def assert_kkt(res, P, q, A_eq, b_eq, A_ub, b_ub, lb, ub, tol=1e-8):
     assert np.abs(gradient).max() <= tol * scale
     # feasibility to 1e-12
     assert np.abs(A_eq @ x - b_eq).max() <= 1e-12
-    assert np.max(A_ub @ x - b_ub) <= 1e-12
+    assert np.max(A_ub @ x - b_ub, initial=-np.inf) <= 1e-12
     assert np.all(x >= lb) and np.all(x <= ub)
     # dual feasibility and complementary slackness
     for mult in (res.ineq, res.lower, res.upper):
         assert np.all(mult >= 0)
-    assert np.abs(res.ineq * (b_ub - A_ub @ x)).max() <= tol * scale
+    assert np.abs(res.ineq * (b_ub - A_ub @ x)).max(initial=0) <= tol * scale
     assert np.abs(res.lower * (x - lb)).max() <= tol * scale
     assert np.abs(res.upper * (ub - x)).max() <= tol * scale
 
@@ -180,3 +180,36 @@ def test_fixed_variables_via_equal_bounds():
         ub=[1, 0.2, 1],
     )
     np.testing.assert_array_equal(res.x, [0.0, 0.2, 0.8])
+
+
+@pytest.mark.parametrize("linear", [[-1.0, 3.0], [3.0, -1.0], [0.0, 0.0]])
+def test_single_feasible_point_from_a_corner_row(linear):
+    # budget 1 with both weights capped at 0.5: only (0.5, 0.5) is feasible,
+    # a degenerate active set that quadprog alone cannot handle
+    P = np.diag([1.0, 2.0])
+    res = solve_qp(P, linear, A_eq=[[1, 1]], b_eq=[1], lb=0, ub=0.5)
+    np.testing.assert_array_equal(res.x, [0.5, 0.5])
+    assert_kkt(
+        res,
+        P,
+        np.array(linear),
+        np.array([[1.0, 1.0]]),
+        np.array([1.0]),
+        np.zeros((0, 2)),
+        np.zeros(0),
+        0.0,
+        0.5,
+    )
+
+
+def test_corner_row_pins_part_of_the_variables():
+    # x0 + x1 <= 0 with x >= 0 pins x0 = x1 = 0; x2, x3 stay free
+    P = np.eye(4)
+    q = np.array([-1.0, -1.0, -0.2, -0.4])
+    A_ub, b_ub = np.array([[1.0, 1.0, 0, 0]]), np.array([0.0])
+    A_eq, b_eq = np.array([[1.0, 1, 1, 1]]), np.array([1.0])
+    res = solve_qp(P, q, A_eq=A_eq, b_eq=b_eq, A_ub=A_ub, b_ub=b_ub, lb=0, ub=1)
+    _, ref = reference_qp(P, q, A_eq=A_eq, b_eq=b_eq, A_ub=A_ub, b_ub=b_ub, lb=0, ub=1)
+    np.testing.assert_allclose(res.x, [0, 0, 0.4, 0.6], atol=1e-14)
+    assert res.objective <= ref + 1e-10
+    assert_kkt(res, P, q, A_eq, b_eq, A_ub, b_ub, 0.0, 1.0)

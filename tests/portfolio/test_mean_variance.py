@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.covariance import LedoitWolf
 
 from skportfolio import MeanVariance, MinimumVariance
-from skportfolio.exceptions import InfeasibleConstraintsError, SolverError
+from skportfolio.exceptions import InfeasibleConstraintsError
 from skportfolio.portfolio._solve import solve_portfolio_qp
 from tests.portfolio.references import (
     FixedCovariance,
@@ -381,12 +381,6 @@ def test_a_common_return_shift_leaves_weights_unchanged(seed, n, shift):
     np.testing.assert_allclose(w_shift, w, rtol=0, atol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SolverError,
-    reason="QP layer: quadprog calls a single-point feasible set inconsistent for "
-    "some linear terms (skportfolio._qp raises SolverError)",
-)
 def test_a_single_feasible_portfolio():
     # Two assets capped at 0.5 with budget 1: (0.5, 0.5) is the only portfolio.
     X = factor_returns(334, 50, 2) + 0.0390625
