@@ -1,5 +1,6 @@
 """skportfolio: scikit-learn compatible portfolio construction and constrained regression."""
 
+from skportfolio.covariance import EWCovariance, FactorModelCovariance
 from skportfolio.exceptions import (
     ConvergenceWarning,
     InfeasibleConstraintsError,
@@ -7,6 +8,7 @@ from skportfolio.exceptions import (
     SolverError,
 )
 from skportfolio.linear_model import ConstrainedLinearRegression
+from skportfolio.model_selection import WalkForward, backtest
 from skportfolio.portfolio import (
     EqualWeight,
     InverseVolatility,
@@ -21,7 +23,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ConstrainedLinearRegression",
     "ConvergenceWarning",
+    "EWCovariance",
     "EqualWeight",
+    "FactorModelCovariance",
     "InfeasibleConstraintsError",
     "InverseVolatility",
     "MeanVariance",
@@ -29,6 +33,8 @@ __all__ = [
     "NotPositiveSemidefiniteError",
     "RiskParity",
     "SolverError",
+    "WalkForward",
     "__version__",
+    "backtest",
     "efficient_frontier",
 ]
