@@ -301,6 +301,18 @@ class FactorCovariance:
             self._root[index],
         )
 
+    def diagonal_and_root(self):
+        """``(d, U)`` with ``Σ = diag(d) + U U'``: the low-rank form solvers use.
+
+        ``U = B G`` for ``F = G G'``; both arrays are read-only.
+
+        Returns
+        -------
+        idiosyncratic : ndarray of shape (n_assets,)
+        root : ndarray of shape (n_assets, n_factors)
+        """
+        return self.idiosyncratic, self._root
+
     def is_numerically_psd(self):
         """True: the matrix is positive definite by construction (``d > 0``)."""
         return True

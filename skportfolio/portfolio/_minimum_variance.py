@@ -152,13 +152,12 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     A factor model :math:`\\Sigma = BFB^\\top + D` (a covariance estimator
     with a ``factor_structure_``) is never formed as an :math:`N \\times N`
     matrix: the budget-only closed form uses Woodbury solves
-    (:math:`O(NK^2)`), and long-only or bounded problems the working-set
-    method with :math:`O(NK)` products. With a benchmark the model is fitted
-    to the assets and the benchmark together, and ``c`` is its benchmark
-    column. Problems that need quadprog on the whole covariance (short
-    positions allowed together with inequalities, or an optimum holding
-    more than half the assets) form the dense matrix up to 2000 assets and
-    raise a ``ValueError`` beyond.
+    (:math:`O(NK^2)`), and problems with bounds or inequalities are solved
+    by Newton's method on their dual, which has only :math:`K` plus the
+    number of constraint rows variables (:math:`O(NK^2)` per iteration,
+    however many assets the portfolio holds). With a benchmark the model is
+    fitted to the assets and the benchmark together, and ``c`` is its
+    benchmark column.
 
     Examples
     --------

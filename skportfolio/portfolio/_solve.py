@@ -36,15 +36,20 @@ together are the KKT conditions of the full problem, which for a convex
 problem certify a global minimiser; the final point is checked against them
 (relative to the size of the gradient's terms) before it is returned.
 
-*Structured covariances*: the solver uses Σ only through the methods of a
-covariance operator (:class:`~skportfolio.covariance.DenseCovariance`), so
-with a factor model (:class:`~skportfolio.covariance.FactorCovariance`) the
-products ``Σx`` cost ``O(nK)``, the restricted blocks ``Σ[S, S]``
-``O(|S|²K)``, and no ``n x n`` array is formed. Problems the working set
-does not cover are solved without one too when they have no inequalities
-(the KKT system through Woodbury solves, ``O(nK²)``); otherwise quadprog
-needs the dense matrix, which is formed only up to
-``MAX_DENSE_FALLBACK_ASSETS`` assets.
+*Factor models*: a covariance ``Σ = D + UU'`` held as a
+:class:`~skportfolio.covariance.FactorCovariance` is never formed as an
+``n x n`` matrix. Without inequalities the KKT system is solved through
+Woodbury solves (``O(nK²)``); with bounds or inequalities, Newton's method
+on the dual, which has only ``K`` plus the number of constraint rows
+variables (:mod:`skportfolio.portfolio._factor_qp`, ``O(nK²)`` per
+iteration whatever the size of the optimum's support, where the working
+set's restricted problems grow with it). Should that iteration give up (tiny
+idiosyncratic variances), the working set takes over: it uses Σ only
+through the methods of a covariance operator
+(:class:`~skportfolio.covariance.DenseCovariance`), which a factor model has
+too, with ``O(nK)`` products and ``O(|S|²K)`` restricted blocks. The dense
+matrix of a factor model is formed only up to ``MAX_DENSE_FALLBACK_ASSETS``
+assets, for problems neither method solves.
 
 *Termination*: the next working set contains the current solution and a
 variable with a negative reduced cost, so (with unique multipliers) its
@@ -69,7 +74,9 @@ from skportfolio.covariance._operator import (
 from skportfolio.exceptions import (
     InfeasibleConstraintsError,
     NotPositiveSemidefiniteError,
+    SolverError,
 )
+from skportfolio.portfolio._factor_qp import FactorQPError, solve_factor_qp
 
 # Below this many variables quadprog on the full problem is about as fast as
 # the round trips of the working set.
@@ -94,9 +101,10 @@ KKT_RTOL = 1e-7
 # Outer iterations before giving up on the working set (never reached in
 # practice: the working set at least doubles or the objective drops).
 MAX_OUTER_ITER = 100
-# Largest structured (factor-model) covariance densified for quadprog when
-# the working set does not apply: its matrix takes 32 MB and its
-# factorisation a second at this size, and grow as n² and n³.
+# Largest factor-model covariance densified for quadprog when neither the
+# dual Newton method nor the working set solves the problem: its matrix
+# takes 32 MB and its factorisation a second at this size, and grow as n²
+# and n³.
 MAX_DENSE_FALLBACK_ASSETS = 2000
 _TINY = np.finfo(float).tiny
 
@@ -113,11 +121,10 @@ def solve_portfolio_qp(covariance, q, constraints, *, known_psd=False):
     nearest positive semi-definite matrix (its negative eigenvalues set to
     zero).
 
-    A structured covariance (a
-    :class:`~skportfolio.covariance.FactorCovariance`) is never formed as an
-    ``n x n`` matrix on the working-set path nor without inequalities; other
-    problems need quadprog on the dense matrix, allowed up to
-    ``MAX_DENSE_FALLBACK_ASSETS`` (2000) assets and a ``ValueError`` beyond.
+    A factor model (a :class:`~skportfolio.covariance.FactorCovariance`) is
+    never formed as an ``n x n`` matrix: problems without inequalities are
+    solved through Woodbury solves, the others by Newton's method on their
+    dual (see the module documentation).
 
     Parameters
     ----------
@@ -132,7 +139,7 @@ def solve_portfolio_qp(covariance, q, constraints, *, known_psd=False):
         by construction (e.g. a sample covariance). This skips the O(n³)
         Cholesky test the working-set method otherwise needs, because a
         principal submatrix can be definite while the whole matrix is not.
-        A factor model is known to be positive definite without it.
+        Not used for a factor model, positive definite by construction.
 
     Returns
     -------
@@ -167,6 +174,8 @@ def solve_portfolio_qp(covariance, q, constraints, *, known_psd=False):
     """
     covariance = as_covariance_operator(covariance)
     q = np.asarray(q, dtype=float)
+    if not isinstance(covariance, DenseCovariance):
+        return _solve_structured(covariance, q, constraints)
     if not _worth_a_working_set(constraints):
         return _solve_full(covariance, q, constraints)
     if not known_psd and not covariance.is_numerically_psd():
@@ -180,38 +189,47 @@ def solve_portfolio_qp(covariance, q, constraints, *, known_psd=False):
 
 
 def _solve_full(covariance, q, constraints):
-    """The whole problem at once.
+    """quadprog on the whole problem; the factorisation doubles as the PSD test.
 
-    quadprog on the dense matrix, whose factorisation doubles as the PSD
-    test; a structured covariance without inequalities solves the KKT system
-    instead (:func:`_solve_equalities`).
+    A factor model is densified only up to ``MAX_DENSE_FALLBACK_ASSETS``.
     """
-    if isinstance(covariance, DenseCovariance):
-        matrix = covariance.dense()
-    elif not constraints.has_inequalities:
-        return _solve_equalities(covariance, q, constraints)
-    else:
-        matrix = _densified(covariance)
+    if (
+        not isinstance(covariance, DenseCovariance)
+        and covariance.n_assets > MAX_DENSE_FALLBACK_ASSETS
+    ):
+        constraints.prove_infeasible()
+        raise SolverError(
+            f"The factor-model QP of {covariance.n_assets} assets could not be "
+            "solved without its dense covariance matrix, which is formed only "
+            f"up to {MAX_DENSE_FALLBACK_ASSETS} assets; please report this "
+            "problem."
+        )
+    matrix = covariance.dense()
     try:
         return QuadraticProgram(constraints, P=matrix).solve(q)
     except NotPositiveSemidefiniteError:
         return QuadraticProgram(constraints, P=nearest_psd(matrix)).solve(q)
 
 
-def _densified(covariance):
-    """The dense matrix of a structured covariance, if it is small enough."""
-    if covariance.n_assets > MAX_DENSE_FALLBACK_ASSETS:
-        raise ValueError(
-            f"This problem needs the full {covariance.n_assets} x "
-            f"{covariance.n_assets} covariance matrix, which is not formed from "
-            f"a factor model beyond {MAX_DENSE_FALLBACK_ASSETS} assets. Without "
-            "it skportfolio solves problems with finite lower bounds on most "
-            "weights (e.g. long-only) whose optimum holds at most half the "
-            "assets, and problems with equality constraints alone (e.g. the "
-            "budget with shorts allowed). Use such constraints, or a dense "
-            "covariance estimator."
-        )
-    return covariance.dense()
+def _solve_structured(covariance, q, constraints):
+    """A factor model: the KKT system without inequalities, else the dual.
+
+    Newton's method on the dual needs many iterations when the idiosyncratic
+    variances are tiny next to the factor risk (its pieces are then very
+    narrow) and may give up; the constraints are then first checked for
+    feasibility (the dual of an infeasible problem is unbounded), and the
+    working set (for finite lower bounds) or quadprog on the dense matrix
+    takes over.
+    """
+    if not constraints.has_inequalities:
+        return _solve_equalities(covariance, q, constraints)
+    try:
+        return solve_factor_qp(covariance, q, constraints)
+    except FactorQPError:
+        constraints.prove_infeasible()
+    if _worth_a_working_set(constraints):
+        return _WorkingSet(covariance, q, constraints).solve()
+    return _solve_full(covariance, q, constraints)
 
 
 def _solve_equalities(covariance, q, constraints):

@@ -26,7 +26,6 @@ from skportfolio.covariance import (
     FactorModelCovariance,
     factor_minimum_variance,
 )
-from skportfolio.portfolio import _solve
 from tests.portfolio.references import FixedCovariance, factor_returns
 
 N_FACTORS = 3
@@ -78,6 +77,7 @@ CASES = {
     "min-variance two equalities": MinimumVariance(
         min_weights=None, max_weights=None, A_eq=ONE_GROUP, b_eq=[0.3]
     ),
+    "min-variance shorts capped": MinimumVariance(min_weights=None, max_weights=0.02),
     "min-variance no budget": MinimumVariance(
         min_weights=None, max_weights=None, budget=None
     ),
@@ -246,6 +246,8 @@ FAST_PATHS = {
     "min-variance budget only": MinimumVariance(min_weights=None, max_weights=None),
     "min-variance long-only": MinimumVariance(),
     "min-variance capped": MinimumVariance(max_weights=0.01),
+    "min-variance shorts capped": MinimumVariance(min_weights=None, max_weights=0.01),
+    "min-variance long-only tracking": MinimumVariance(),
     "min-variance tracking": MinimumVariance(min_weights=None, max_weights=None),
     "mean-variance long-only": MeanVariance(risk_aversion=2.0),
     "mean-variance target": MeanVariance(target_return=0.006),
@@ -257,7 +259,7 @@ FAST_PATHS = {
 @pytest.mark.parametrize("name", FAST_PATHS)
 def test_fast_path_never_forms_the_covariance(name, no_dense_covariance):
     X = returns(7, n_periods=120, n_assets=LARGE)
-    y = X[:, :50].mean(axis=1) if name == "min-variance tracking" else None
+    y = X[:, :50].mean(axis=1) if "tracking" in name else None
     estimator = clone(FAST_PATHS[name]).set_params(
         covariance_estimator=FactorModelCovariance(n_factors=N_FACTORS)
     )
@@ -266,18 +268,6 @@ def test_fast_path_never_forms_the_covariance(name, no_dense_covariance):
     assert weights.sum() == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(AssertionError, match="formed"):
         estimator.covariance_  # noqa: B018 (reading it is what builds it)
-
-
-def test_full_qp_beyond_the_dense_limit_raises_a_clear_error():
-    # Short positions with inequalities need quadprog on the whole matrix.
-    X = returns(8, n_periods=120, n_assets=_solve.MAX_DENSE_FALLBACK_ASSETS + 1)
-    estimator = MinimumVariance(
-        min_weights=None,
-        max_weights=0.01,
-        covariance_estimator=FactorModelCovariance(n_factors=N_FACTORS),
-    )
-    with pytest.raises(ValueError, match="not formed from a factor model beyond"):
-        estimator.fit(X)
 
 
 def test_structure_of_the_wrong_size_is_refused():

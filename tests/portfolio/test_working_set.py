@@ -63,7 +63,7 @@ def assert_kkt(result, P, q, A_eq, b_eq, A_ub, b_ub, lb, ub, tol=1e-9):
         + result.upper
     )
     assert np.max(np.abs(stationarity)) <= tol * scale
-    assert np.max(np.abs(A_eq @ x - b_eq)) <= 1e-12
+    assert np.max(np.abs(A_eq @ x - b_eq), initial=0.0) <= 1e-12
     assert np.max(A_ub @ x - b_ub, initial=0.0) <= 1e-12
     assert np.all(x >= lb) and np.all(x <= ub)
     for multiplier in (result.ineq, result.lower, result.upper):
