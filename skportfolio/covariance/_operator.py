@@ -47,6 +47,10 @@ class DenseCovariance:
     covariance : ndarray of shape (n, n)
         Symmetric. Kept without a copy when it is a C-contiguous float64
         array. Products with dense vectors read only its lower triangle.
+    psd_by_construction : bool, default=False
+        The matrix is positive semi-definite by how it was computed (a sample
+        covariance ``Xc'Xc / (T-1)``), so :meth:`is_numerically_psd` need not
+        spend a Cholesky factorisation to find out.
 
     See Also
     --------
@@ -66,7 +70,8 @@ class DenseCovariance:
     array([[2.]])
     """
 
-    def __init__(self, covariance):
+    def __init__(self, covariance, *, psd_by_construction=False):
+        self.psd_by_construction = psd_by_construction
         # BLAS symv reads one triangle: half the memory traffic of a general
         # product, which is what bounds the speed of iterative solvers. The
         # transpose of a C-ordered matrix is the Fortran-ordered array it wants.
@@ -148,6 +153,8 @@ class DenseCovariance:
 
     def is_numerically_psd(self):
         """The QP layer's test: ``Σ + δI`` has a Cholesky factor, ``δ = 1e-6 max diag Σ``."""
+        if self.psd_by_construction:
+            return True
         scale = np.max(np.diag(self._matrix), initial=0.0)
         delta = RELATIVE_DELTA * (scale if scale > 0 else 1.0)
         shifted = self._matrix.copy()

@@ -201,7 +201,10 @@ class MomentsMixin:
             C = _checked_covariance(C, Z.shape[1])
         self.covariance_ = C if y is None else np.ascontiguousarray(C[:n, :n])
         cross = None if y is None else C[:n, n]
-        return DenseCovariance(self.covariance_), cross
+        # A sample covariance is PSD up to round-off far below the QP layer's
+        # regularisation, so the solvers may skip their O(N^3) PSD test.
+        is_sample = self.covariance_estimator is None
+        return DenseCovariance(self.covariance_, psd_by_construction=is_sample), cross
 
     def _keep_structure(self, structure, n_columns, n_assets):
         """The factor path: the structure of the assets and the cross-covariance."""

@@ -233,3 +233,17 @@ def test_fit_returns_self_and_does_not_mutate(X):
     est.predict(X)
     est.score(X, X.mean(axis=1))
     np.testing.assert_array_equal(X, copy)
+
+
+def test_only_the_sample_covariance_skips_the_psd_test():
+    from sklearn.covariance import LedoitWolf
+
+    from skportfolio import MinimumVariance
+
+    X = np.random.default_rng(3).normal(size=(40, 5))
+    sample, _ = MinimumVariance()._estimate_covariance(X)
+    shrunk, _ = MinimumVariance(covariance_estimator=LedoitWolf())._estimate_covariance(
+        X
+    )
+    assert sample.psd_by_construction and sample.is_numerically_psd()
+    assert not shrunk.psd_by_construction
