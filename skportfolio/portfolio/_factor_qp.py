@@ -227,10 +227,22 @@ class _Dual:
         """
         K = self.n_factors
         s = self.G @ step
-        derivative = float(s @ weights - step[:K] @ z[:K] - step[K:] @ self.b)
+        constant = -float(step[:K] @ z[:K] + step[K:] @ self.b)
+        slope = -float(step[:K] @ step[:K])
+        derivative = float(s @ weights) + constant
         if not derivative > 0:
             return 0.0
-        slope = -float(step[:K] @ step[:K])
+        # Bracket the root by the full step first: near the optimum few
+        # kinks lie before it, and only the kinks inside the bracket are
+        # sorted.
+        start, end = 0.0, self._multiplier_limit(z, step)
+        if end > 1.0:
+            at_one = np.clip(-(r + s) / self.d, self.lb, self.ub)
+            derivative_at_one = float(s @ at_one) + constant + slope
+            if derivative_at_one > 0:
+                start, derivative = 1.0, derivative_at_one
+            else:
+                end = 1.0
         moving = s != 0
         s, r, d = s[moving], r[moving], self.d[moving]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -239,14 +251,13 @@ class _Dual:
         enter = np.where(s > 0, reach_ub, reach_lb)  # leaves its bound
         leave = np.where(s > 0, reach_lb, reach_ub)  # reaches the other one
         curvature = s * s / d
-        slope -= curvature[(enter <= 0) & (leave > 0)].sum()
-        limit = self._multiplier_limit(z, step)
+        slope -= curvature[(enter <= start) & (leave > start)].sum()
         times = np.concatenate([enter, leave])
         changes = np.concatenate([-curvature, curvature])
-        ahead = (times > 0) & (times < limit)
-        order = np.argsort(times[ahead], kind="stable")
-        knots = np.concatenate([[0.0], times[ahead][order]])
-        slopes = slope + np.concatenate([[0.0], np.cumsum(changes[ahead][order])])
+        inside = (times > start) & (times < end)
+        order = np.argsort(times[inside], kind="stable")
+        knots = np.concatenate([[start], times[inside][order]])
+        slopes = slope + np.concatenate([[0.0], np.cumsum(changes[inside][order])])
         # The derivative at each knot; the root is in the first segment
         # whose end has a non-positive derivative.
         at_knots = derivative + np.concatenate(
@@ -255,8 +266,8 @@ class _Dual:
         past = np.flatnonzero(at_knots <= 0)
         k = (past[0] - 1) if past.size else knots.size - 1
         if slopes[k] < 0:
-            return min(knots[k] - at_knots[k] / slopes[k], limit)
-        return limit
+            return min(knots[k] - at_knots[k] / slopes[k], end)
+        return end
 
     def _degenerate_step(self, z, gradient):
         """A step in one block of ``z`` when no asset is free.
