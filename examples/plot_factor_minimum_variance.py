@@ -32,6 +32,7 @@ explain, then the minimum-variance portfolios they lead to, out of sample.
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
 from skportfolio import MinimumVariance
 from skportfolio.covariance import FactorModelCovariance, factor_minimum_variance
@@ -69,7 +70,10 @@ print(explained.round(2))
 
 fig, ax = plt.subplots(layout="constrained")
 explained.plot.bar(ax=ax)
-ax.set_ylabel("share of variance explained")
+ax.set_ylim(0.0, 1.15)
+ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+ax.legend(loc="upper center", ncols=2)
+ax.set_ylabel("variance explained")
 ax.set_title(f"{n_factors} factors, monthly returns 1949-2017")
 
 # %%
@@ -162,5 +166,8 @@ print(summary.round(4))
 
 fig, ax = plt.subplots(layout="constrained")
 summary.plot.bar(ax=ax, rot=0)
+ax.set_ylim(0.0, 0.16)
+ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+ax.legend(loc="upper center", ncols=2)
 ax.set_ylabel("annualised volatility")
-ax.set_title("Long-short minimum variance, 60-month window, quarterly rebalancing")
+ax.set_title("Long-short minimum variance\n60-month window, quarterly rebalancing")
