@@ -50,6 +50,7 @@ adapter on a 20-asset problem and reports the agreement with cvxpy+Clarabel.
 
 import importlib.machinery
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,20 @@ _CLARABEL_TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12
 
 
 # ------------------------------------------------------------ data, moments, checks
+_SIZE_PATTERN = re.compile(r"^(\d+)x(\d+)$")
+
+
+def parse_size(label):
+    """``"3000x1000"``: 3000 periods of 1000 assets, the portfolio benchmarks' size label."""
+    match = _SIZE_PATTERN.match(label)
+    if match is None:
+        raise ValueError("expected N_PERIODSxN_ASSETS")
+    n_periods, n_assets = int(match[1]), int(match[2])
+    if n_periods < 2 or n_assets < 2:
+        raise ValueError("need at least 2 periods and 2 assets")
+    return n_periods, n_assets
+
+
 def make_returns(n_observations, n_assets, seed=0):
     """Daily-return-like data: a common factor, unequal volatilities, small drift."""
     rng = np.random.default_rng(seed)

@@ -29,7 +29,6 @@ every benchmark script (``--help``).
 """
 
 import argparse
-import re
 import sys
 from dataclasses import dataclass
 
@@ -42,7 +41,6 @@ RISK_AVERSION = _references.RISK_AVERSION
 FLOOR = "np.cov (floor)"
 SIZES = ["60x20", "300x100", "1500x500", "3000x1000", "6000x2000", "500x1000"]
 QUICK_SIZES = ["60x20", "300x100", "150x100"]
-_SIZE_PATTERN = re.compile(r"^(\d+)x(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -50,17 +48,6 @@ class Problem:
     X: np.ndarray
     mean: np.ndarray
     covariance: np.ndarray
-
-
-def parse_size(label):
-    """``"3000x1000"``: 3000 periods of 1000 assets."""
-    match = _SIZE_PATTERN.match(label)
-    if match is None:
-        raise ValueError("expected N_PERIODSxN_ASSETS")
-    n_periods, n_assets = int(match[1]), int(match[2])
-    if n_periods < 2 or n_assets < 2:
-        raise ValueError("need at least 2 periods and 2 assets")
-    return n_periods, n_assets
 
 
 def make_problem(size):
@@ -171,7 +158,7 @@ BENCHMARKS = {
         name="portfolio-long-only",
         title="Minimum variance, long-only: min w'Σw, Σw = 1, w ≥ 0",
         description=_REFERENCE_NOTE,
-        parse_size=parse_size,
+        parse_size=_references.parse_size,
         make_problem=make_problem,
         score=_scorer(_variance, long_only=True),
         contenders=_contenders(
@@ -188,7 +175,7 @@ BENCHMARKS = {
         name="portfolio-budget",
         title="Minimum variance, budget only: min w'Σw, Σw = 1",
         description=_REFERENCE_NOTE,
-        parse_size=parse_size,
+        parse_size=_references.parse_size,
         make_problem=make_problem,
         score=_scorer(_variance, long_only=False),
         contenders=_contenders(
@@ -204,7 +191,7 @@ BENCHMARKS = {
         name="portfolio-mean-variance",
         title=f"Mean-variance, δ = {RISK_AVERSION:g}: max μ'w − δ/2 w'Σw, Σw = 1, w ≥ 0",
         description=_REFERENCE_NOTE,
-        parse_size=parse_size,
+        parse_size=_references.parse_size,
         make_problem=make_problem,
         score=_scorer(_mean_variance_loss, long_only=True),
         contenders=_contenders(
@@ -258,7 +245,7 @@ def run_grid_search(argv):
     parser.add_argument("--repeat", type=int)
     args, _ = parser.parse_known_args(argv)
     repeat = args.repeat or (1 if args.quick else 3)
-    X = make_problem(parse_size(GRID_SIZE)).X
+    X = make_problem(_references.parse_size(GRID_SIZE)).X
     lines = [
         f"## GridSearchCV over {GRID.size} risk aversions, TimeSeriesSplit(5), "
         f"{GRID_SIZE} (T x N)",

@@ -27,7 +27,6 @@ script, see ``--help``).
 """
 
 import argparse
-import re
 import sys
 from dataclasses import dataclass
 
@@ -40,7 +39,6 @@ BUDGET_SEED = 7
 FLOOR = "np.cov (floor)"
 SIZES = ["60x20", "300x100", "1500x500", "3000x1000", "6000x2000", "500x1000"]
 QUICK_SIZES = ["60x20", "300x100", "150x100"]
-_SIZE_PATTERN = re.compile(r"^(\d+)x(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -49,17 +47,6 @@ class Problem:
     covariance: np.ndarray
     budget: np.ndarray
     equal: bool
-
-
-def parse_size(label):
-    """``"3000x1000"``: 3000 periods of 1000 assets."""
-    match = _SIZE_PATTERN.match(label)
-    if match is None:
-        raise ValueError("expected N_PERIODSxN_ASSETS")
-    n_periods, n_assets = int(match[1]), int(match[2])
-    if n_periods < 2 or n_assets < 2:
-        raise ValueError("need at least 2 periods and 2 assets")
-    return n_periods, n_assets
 
 
 def problem_maker(equal):
@@ -158,7 +145,7 @@ BENCHMARKS = {
         name=f"risk-parity-{kind}",
         title=f"Risk budgeting, {kind} budgets: w_i (Σw)_i / w'Σw = b_i, Σw = 1, w ≥ 0",
         description=_DESCRIPTION,
-        parse_size=parse_size,
+        parse_size=_references.parse_size,
         make_problem=problem_maker(kind == "equal"),
         score=score,
         contenders=contenders(kind == "equal"),

@@ -32,22 +32,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from skportfolio.datasets._industry import _FACTORS, _INDUSTRIES
+
 MEMBER = "linearmodels/datasets/french/french.csv.bz2"
-INDUSTRIES = [
-    "NoDur",
-    "Durbl",
-    "Manuf",
-    "Enrgy",
-    "Chems",
-    "BusEq",
-    "Telcm",
-    "Utils",
-    "Shops",
-    "Hlth",
-    "Money",
-    "Other",
-]
-FACTORS = ["MktRF", "SMB", "HML", "Mom", "RF"]
+# The column layout is the loader's, so the file and its reader cannot drift apart.
+INDUSTRIES = list(_INDUSTRIES)
+FACTORS = list(_FACTORS)
 DECIMALS = 4
 DEFAULT_OUTPUT = (
     Path(__file__).resolve().parents[1]
