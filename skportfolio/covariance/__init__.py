@@ -2,8 +2,10 @@
 
 :class:`FactorModelCovariance` also exposes its estimate in factored form,
 :class:`FactorCovariance`, whose products and solves cost ``O(N K^2)``.
-:class:`DenseCovariance` gives a dense matrix the same methods; the portfolio
-optimisers use a covariance only through them.
+:class:`DenseCovariance` gives a dense matrix the same methods, and
+:class:`SampleCovariance` the sample covariance kept as its centred returns
+(the matrix formed only if needed); the portfolio optimisers use a covariance
+only through them.
 """
 
 from skportfolio.covariance._exponential import EWCovariance
@@ -13,7 +15,7 @@ from skportfolio.covariance._factor import (
     FactorModelCovariance,
     factor_minimum_variance,
 )
-from skportfolio.covariance._operator import DenseCovariance
+from skportfolio.covariance._operator import DenseCovariance, SampleCovariance
 
 __all__ = [
     "IDIOSYNCRATIC_FLOOR",
@@ -21,5 +23,6 @@ __all__ = [
     "EWCovariance",
     "FactorCovariance",
     "FactorModelCovariance",
+    "SampleCovariance",
     "factor_minimum_variance",
 ]

@@ -37,6 +37,10 @@ from skportfolio._qp import RELATIVE_DELTA
 #: matrix is about ``N / 13`` for N in 500..2000 on one core (``N³/3`` flops at
 #: BLAS-3 speed against ``N²`` memory-bound ones).
 DENSE_PRODUCTS_PER_FACTORISATION = 1 / 13
+#: A product computed from data is bound by memory traffic, a matrix product
+#: by arithmetic: one value read costs about as much time as this many
+#: multiply-adds of a BLAS-3 product on one core.
+DATA_PASS_WEIGHT = 8.0
 
 
 class DenseCovariance:
@@ -167,6 +171,234 @@ class DenseCovariance:
     def nearest_psd(self):
         """The operator of the nearest positive semi-definite matrix (:func:`nearest_psd`)."""
         return DenseCovariance(nearest_psd(self._matrix))
+
+
+class SampleCovariance(DenseCovariance):
+    """The sample covariance ``Xc'Xc / (T-1)``, kept as its centred returns.
+
+    A dense covariance whose ``N x N`` matrix is formed only when a method
+    needs it (:meth:`dense`, :meth:`solve`, :meth:`solve_shifted`) or once
+    the products computed from the data have cost as much as forming it.
+    Until then products, variances and blocks come from the ``T x N``
+    centred returns ``Xc``: ``Σv = Xc'(Xc v) / (T-1)`` costs ``O(T N)``
+    and the block of ``|S|`` assets ``O(T |S|²)``, so a working-set solve
+    whose optimum holds few assets never pays the ``O(T N²)`` product
+    that forming Σ costs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Finite returns, at least two rows; copied (centred), never kept.
+
+    See Also
+    --------
+    DenseCovariance : The same methods for a given matrix.
+
+    Notes
+    -----
+    The rule for forming the matrix is the ski-rental one: products from the
+    data are charged their memory traffic (a pass over ``m`` values counts
+    as ``DATA_PASS_WEIGHT * m`` multiply-adds of a matrix product) until the
+    total reaches the ``T N² / 2`` multiply-adds of forming Σ; the matrix is
+    then formed and used from there on. Whatever the sequence of products,
+    this costs at most twice what forming Σ first would.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skportfolio.covariance import SampleCovariance
+    >>> X = np.array([[1.0, 2.0], [3.0, 0.0], [5.0, 4.0]])
+    >>> operator = SampleCovariance(X)
+    >>> operator.is_formed
+    False
+    >>> operator.diag()
+    array([4., 4.])
+    >>> operator.matvec(np.array([1.0, -1.0]))
+    array([ 2., -2.])
+    >>> operator.dense()
+    array([[4., 2.],
+           [2., 4.]])
+    """
+
+    def __init__(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        mean = X.mean(axis=0)
+        self._keep(X - mean, mean, 1.0 / (X.shape[0] - 1))
+
+    def _keep(self, centred, mean, scale):
+        self.psd_by_construction = True
+        self.sample_mean = mean
+        self._centred = centred
+        self._n_samples = centred.shape[0]
+        self._scale = scale
+        self._variances = None
+        self._spent = 0.0
+        self._budget = 0.5 * centred.shape[0] * centred.shape[1] ** 2
+        self._matrix = self._fortran = None
+
+    @property
+    def n_assets(self):
+        """Number of assets ``N``."""
+        return self.sample_mean.shape[0]
+
+    @property
+    def n_samples(self):
+        """Number of periods ``T``."""
+        return self._n_samples
+
+    @property
+    def centred(self):
+        """The centred returns ``Xc`` (read-only), or None once Σ is formed."""
+        if self._centred is None:
+            return None
+        view = self._centred.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def is_formed(self):
+        """Whether the ``N x N`` matrix has been formed."""
+        return self._matrix is not None
+
+    def _charge(self, n_values):
+        """Charge a pass over ``n_values`` data values; True while the data is cheaper."""
+        if self._matrix is not None:
+            return False
+        self._spent += DATA_PASS_WEIGHT * n_values
+        if self._spent > self._budget:
+            self.dense()
+            return False
+        return True
+
+    def matvec(self, v):
+        """``Σ v``, from the data until the matrix is formed."""
+        v = np.asarray(v, dtype=np.float64)
+        if self._matrix is not None:
+            return super().matvec(v)
+        if v.ndim == 1:
+            support = np.flatnonzero(v)
+            if self._charge(self._n_samples * (support.size + self.n_assets)):
+                # Gathering the columns of a sparse v's support beats a pass
+                # over all of them only while the support is small.
+                if 2 * support.size <= v.size:
+                    projected = self._centred[:, support] @ v[support]
+                else:
+                    projected = self._centred @ v
+                return self._scale * (projected @ self._centred)
+        elif self._charge(2 * self._centred.size * v.shape[1]):
+            return self._scale * (self._centred.T @ (self._centred @ v))
+        return super().matvec(v)
+
+    def diag(self):
+        """The variances, ``diag(Σ)`` (a copy)."""
+        if self._variances is None:
+            if self._matrix is not None or not self._charge(self._centred.size):
+                return super().diag()
+            self._variances = self._scale * np.einsum(
+                "ij,ij->j", self._centred, self._centred
+            )
+        return self._variances.copy()
+
+    def quad_form(self, w):
+        """``w'Σw``."""
+        if self._matrix is not None:
+            return super().quad_form(w)
+        projected = self._centred @ w
+        return float(self._scale * (projected @ projected))
+
+    def submatrix(self, rows, columns=None):
+        """The dense block ``Σ[rows][:, columns]``."""
+        if self._matrix is not None:
+            return super().submatrix(rows, columns)
+        left = self._centred[:, rows]
+        if columns is None:
+            return self._scale * (left.T @ left)
+        return self._scale * (left.T @ self._centred[:, columns])
+
+    def block_matvec(self, rows, columns, v):
+        """``Σ[rows][:, columns] @ v``."""
+        if self._matrix is not None:
+            return super().block_matvec(rows, columns, v)
+        projected = self._centred[:, columns] @ v
+        return self._scale * (projected @ self._centred[:, rows])
+
+    def cross_covariance(self, y):
+        """Covariance of each asset with the series ``y`` (``ddof=1``), ``O(T N)``.
+
+        Call it before anything forms the matrix, which releases the returns.
+        """
+        y = np.asarray(y, dtype=np.float64)
+        return self._scale * ((y - y.mean()) @ self._centred)
+
+    def restrict(self, index):
+        """The sample covariance of the assets ``index``."""
+        if self._matrix is not None:
+            return super().restrict(index)
+        restricted = SampleCovariance.__new__(SampleCovariance)
+        restricted._keep(self._centred[:, index], self.sample_mean[index], self._scale)
+        return restricted
+
+    def dense(self):
+        """The ``N x N`` matrix, formed on the first call (not a copy).
+
+        The centred returns are released then: every method reads the matrix
+        from there on.
+        """
+        if self._matrix is None:
+            matrix = _scaled_gram(self._centred, self._scale)
+            self._matrix, self._fortran = matrix, matrix.T
+            self._centred = None
+        return self._matrix
+
+    def solve_shifted(self, shift, rhs):
+        """Solve ``(Σ + diag(shift)) x = rhs`` by Cholesky of the formed matrix."""
+        self.dense()
+        return super().solve_shifted(shift, rhs)
+
+    def is_numerically_psd(self):
+        """True: a sample covariance is positive semi-definite by construction."""
+        return True
+
+    def nearest_psd(self):
+        """The operator itself, which is positive semi-definite."""
+        return self
+
+
+def sample_covariance(X):
+    """Sample covariance (``ddof=1``) of the columns of ``X``, as ``np.cov(X, rowvar=False)``.
+
+    The centred product ``Xc'Xc`` of one array with its own transpose is
+    evaluated by BLAS ``syrk``, which computes one triangle and mirrors it, so
+    the result is exactly symmetric and needs no symmetrisation pass.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Finite values, at least two rows.
+
+    Returns
+    -------
+    ndarray of shape (n_features, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sample_covariance(np.array([[1.0, 2.0], [3.0, 0.0], [5.0, 4.0]]))
+    array([[4., 2.],
+           [2., 4.]])
+    """
+    return _scaled_gram(X - X.mean(axis=0), 1.0 / (X.shape[0] - 1))
+
+
+def _scaled_gram(centred, scale):
+    with np.errstate(over="ignore", invalid="ignore"):
+        C = np.dot(centred.T, centred)
+        C *= scale
+    if not np.all(np.isfinite(C)):
+        raise ValueError(
+            "The sample covariance overflows: the returns are too large to square."
+        )
+    return C
 
 
 def nearest_psd(C):

@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skportfolio._constraints import LinearConstraints, expand_bound
-from skportfolio.covariance._operator import DenseCovariance
+from skportfolio.covariance._operator import DenseCovariance, SampleCovariance
 from skportfolio.covariance._operator import nearest_psd as nearest_psd
 from skportfolio.metrics import sharpe_ratio
 
@@ -146,6 +146,16 @@ class MomentsMixin:
     estimator: the assets' structure is its restriction to them, and their
     covariances with the benchmark are its benchmark column
     (``O(N K)``).
+
+    The sample covariance is handed to the optimisers of
+    :class:`~skportfolio.MinimumVariance`, :class:`~skportfolio.MeanVariance`
+    and :class:`~skportfolio.InverseVolatility` as a
+    :class:`~skportfolio.covariance.SampleCovariance`, which computes
+    products and blocks from the centred returns and forms the ``N x N``
+    matrix only if the solver needs it: a long-only optimum holding few
+    assets is then found in less time than ``np.cov`` takes. When the
+    matrix was not formed, the fitted estimator keeps the centred returns
+    (``T x N``) and builds ``covariance_`` from them when it is first read.
     """
 
     _moment_parameter_constraints = {
@@ -156,55 +166,65 @@ class MomentsMixin:
     def covariance_(self):
         """The covariance used, ``(n_assets, n_assets)``.
 
-        On the factor path it is built from ``covariance_structure_`` when
-        first read (``O(N^2 K)`` time and ``N^2`` memory) and cached.
+        When the optimiser did not need the matrix (the factor path, or the
+        sample covariance kept as returns), it is built when first read
+        (``O(N^2 K)`` or ``O(T N^2)`` time, ``N^2`` memory) and cached.
         """
         dense = self.__dict__.get("_covariance")
         if dense is None:
-            structure = self.__dict__.get("covariance_structure_")
-            if structure is None:
+            source = self.__dict__.get("_covariance_source")
+            if source is None:
                 raise AttributeError(
                     f"This {type(self).__name__} instance has no covariance_: it "
                     "is not fitted yet."
                 )
-            dense = self._covariance = structure.dense()
+            dense = self._covariance = source.dense()
         return dense
 
     @covariance_.setter
     def covariance_(self, value):
         self._covariance = value
 
-    def _estimate_covariance(self, X, y=None):
+    def _estimate_covariance(self, X, y=None, *, keep_returns=False):
         """The covariance of the returns as an operator, and their covariance with ``y``.
 
         With a benchmark the covariance estimator sees the assets and the
         benchmark together, so that shrinkage treats them consistently.
-        Returns ``(operator, cross_covariance)``: on the factor path (see the
-        class documentation) the
-        :class:`~skportfolio.covariance.FactorCovariance` of the assets, also
-        set as ``covariance_structure_``; otherwise a
-        :class:`~skportfolio.covariance.DenseCovariance` of ``covariance_``,
-        which is set.
+        Returns ``(operator, cross_covariance)``:
+
+        * on the factor path (see the class documentation) the
+          :class:`~skportfolio.covariance.FactorCovariance` of the assets,
+          also set as ``covariance_structure_``;
+        * for the sample covariance a
+          :class:`~skportfolio.covariance.SampleCovariance`; with
+          ``keep_returns=True`` its matrix is left for the optimiser to form
+          if it needs it (a working-set solve usually does not), and
+          ``covariance_`` is built when first read;
+        * otherwise a :class:`~skportfolio.covariance.DenseCovariance` of
+          ``covariance_``, which is set.
         """
-        Z = X if y is None else np.column_stack([X, y])
         n = X.shape[1]
-        self.__dict__.pop("covariance_structure_", None)
-        self.__dict__.pop("_covariance", None)
+        for name in ("covariance_structure_", "_covariance", "_covariance_source"):
+            self.__dict__.pop(name, None)
         if self.covariance_estimator is None:
-            C = sample_covariance(Z)
-        else:
-            estimator = clone(self.covariance_estimator).fit(Z)
-            structure = getattr(estimator, "factor_structure_", None)
-            if structure is not None:
-                return self._keep_structure(structure, Z.shape[1], n)
-            C = np.asarray(estimator.covariance_, dtype=float)
-            C = _checked_covariance(C, Z.shape[1])
+            operator = SampleCovariance(X)
+            cross = None if y is None else operator.cross_covariance(y)
+            if keep_returns:
+                self._covariance_source = operator
+            else:
+                self.covariance_ = operator.dense()
+            return operator, cross
+        Z = X if y is None else np.column_stack([X, y])
+        estimator = clone(self.covariance_estimator).fit(Z)
+        structure = getattr(estimator, "factor_structure_", None)
+        if structure is not None:
+            return self._keep_structure(structure, Z.shape[1], n)
+        C = _checked_covariance(
+            np.asarray(estimator.covariance_, dtype=float), Z.shape[1]
+        )
         self.covariance_ = C if y is None else np.ascontiguousarray(C[:n, :n])
         cross = None if y is None else C[:n, n]
-        # A sample covariance is PSD up to round-off far below the QP layer's
-        # regularisation, so the solvers may skip their O(N^3) PSD test.
-        is_sample = self.covariance_estimator is None
-        return DenseCovariance(self.covariance_, psd_by_construction=is_sample), cross
+        return DenseCovariance(self.covariance_), cross
 
     def _keep_structure(self, structure, n_columns, n_assets):
         """The factor path: the structure of the assets and the cross-covariance."""
@@ -214,19 +234,25 @@ class MomentsMixin:
                 f"{structure.n_assets} assets; expected {n_columns}."
             )
         if n_columns == n_assets:
-            self.covariance_structure_ = structure
+            self.covariance_structure_ = self._covariance_source = structure
             return structure, None
         # With a benchmark, the last column of the joint model is the
         # benchmark: its covariances with the assets are that column's rows.
         assets = np.arange(n_assets)
-        self.covariance_structure_ = structure.restrict(assets)
+        self.covariance_structure_ = self._covariance_source = structure.restrict(
+            assets
+        )
         cross = structure.submatrix(assets, [n_assets])[:, 0]
         return self.covariance_structure_, cross
 
-    def _estimate_mean(self, X):
-        """Expected returns of the assets; sets ``mean_``."""
+    def _estimate_mean(self, X, sample_mean=None):
+        """Expected returns of the assets; sets ``mean_``.
+
+        ``sample_mean``, when already computed (by the covariance), is used
+        as the default estimate instead of another pass over ``X``.
+        """
         if getattr(self, "mean_estimator", None) is None:
-            mean = X.mean(axis=0)
+            mean = X.mean(axis=0) if sample_mean is None else sample_mean
         else:
             mean = np.asarray(clone(self.mean_estimator).fit(X).location_, dtype=float)
         if mean.shape != (X.shape[1],) or not np.all(np.isfinite(mean)):
@@ -236,42 +262,6 @@ class MomentsMixin:
             )
         self.mean_ = mean
         return mean
-
-
-def sample_covariance(X):
-    """Sample covariance (``ddof=1``) of the columns of ``X``, as ``np.cov(X, rowvar=False)``.
-
-    The centred product ``Xc'Xc`` of one array with its own transpose is
-    evaluated by BLAS ``syrk``, which computes one triangle and mirrors it, so
-    the result is exactly symmetric and needs no symmetrisation pass (which
-    costs a few percent of the product at a thousand assets), and it centres
-    in one pass where ``np.cov`` copies the data and then subtracts.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Finite values, at least two rows.
-
-    Returns
-    -------
-    ndarray of shape (n_features, n_features)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> sample_covariance(np.array([[1.0, 2.0], [3.0, 0.0], [5.0, 4.0]]))
-    array([[4., 2.],
-           [2., 4.]])
-    """
-    centred = X - X.mean(axis=0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        C = np.dot(centred.T, centred)
-        C *= 1.0 / (X.shape[0] - 1)
-    if not np.all(np.isfinite(C)):
-        raise ValueError(
-            "The sample covariance overflows: the returns are too large to square."
-        )
-    return C
 
 
 def _checked_covariance(C, n):

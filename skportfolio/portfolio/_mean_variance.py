@@ -208,8 +208,8 @@ class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     def _moments_and_constraints(self, X, y):
         """Mean and covariance of the (active) returns, and the constraints."""
         active = X if y is None else X - y[:, None]
-        mean = self._estimate_mean(active)
-        covariance, _ = self._estimate_covariance(active)
+        covariance, _ = self._estimate_covariance(active, keep_returns=True)
+        mean = self._estimate_mean(active, getattr(covariance, "sample_mean", None))
         return mean, covariance, self._build_constraints(X.shape[1])
 
     def _return_tradeoff(self):

@@ -3,8 +3,13 @@
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
 
+from skportfolio._constraints import FEASIBILITY_TOL
 from skportfolio._qp import RCOND_MIN, _rcond
-from skportfolio.covariance._operator import DenseCovariance, as_covariance_operator
+from skportfolio.covariance._operator import (
+    DenseCovariance,
+    SampleCovariance,
+    as_covariance_operator,
+)
 from skportfolio.portfolio._base import BasePortfolio, ConstraintsMixin, MomentsMixin
 from skportfolio.portfolio._solve import solve_portfolio_qp
 
@@ -60,6 +65,88 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
     return inv_c + inv_ones * (budget - inv_c.sum()) / total
 
 
+def zero_variance_weights(centred, budget=1.0):
+    """The minimum-norm weights of zero sample variance with ``1'w = budget``.
+
+    With fewer periods than assets the sample covariance
+    ``Σ = Xc'Xc / (T-1)`` is singular, and every ``w`` with ``Xc w = 0`` and
+    ``1'w = budget`` is a minimum-variance portfolio. Of those the one of
+    least norm (the limit of the ridge solutions ``(Σ + εI)⁻¹1`` as
+    ``ε → 0``) is ``w = M'u``, where ``M = [Xc; 1']`` and
+    ``(M M') u = (0, budget)``. The ``(T+1) x (T+1)`` matrix ``M M'``
+    costs ``O(T² N)``, against ``O(T N²)`` for Σ itself; it is singular
+    because centring makes ``e = (1_T, 0)`` a null vector of ``M'``, which
+    is removed by adding ``e e'`` (scaled), leaving ``M'u`` unchanged.
+
+    Parameters
+    ----------
+    centred : ndarray of shape (T, N)
+        Centred returns, ``T <= N``.
+    budget : float, default=1.0
+
+    Returns
+    -------
+    ndarray of shape (N,) or None
+        None when no such portfolio exists or it is not determined to
+        machine precision: the sum-of-weights direction lies (numerically)
+        in the span of the returns, or the returns have further linear
+        dependencies (repeated periods). The caller then solves the
+        quadratic programme.
+
+    Examples
+    --------
+    Two periods of three assets: the zero-variance portfolio of least norm.
+
+    >>> import numpy as np
+    >>> X = np.array([[0.01, 0.02, 0.04], [0.03, -0.02, 0.01]])
+    >>> w = zero_variance_weights(X - X.mean(axis=0))
+    >>> w.round(4)
+    array([0.629 , 0.1452, 0.2258])
+    >>> float(abs((X - X.mean(axis=0)) @ w).max()) < 1e-15
+    True
+    """
+    T, N = centred.shape
+    gram = np.empty((T + 1, T + 1))
+    gram[:T, :T] = centred @ centred.T
+    gram[:T, T] = gram[T, :T] = centred.sum(axis=1)
+    gram[T, T] = N
+    gram[:T, :T] += np.mean(np.diag(gram)[:T]) / T
+    try:
+        factor = cholesky(gram, lower=False, check_finite=False)
+    except LinAlgError:
+        return None
+    if _rcond(factor) < RCOND_MIN:
+        return None
+    rhs = np.zeros(T + 1)
+    rhs[T] = budget
+    u = cho_solve((factor, False), rhs, check_finite=False)
+    weights = centred.T @ u[:T] + u[T]
+    # One step of iterative refinement removes the error of the squared system.
+    residual = rhs - np.append(centred @ weights, weights.sum())
+    u = cho_solve((factor, False), residual, check_finite=False)
+    weights += centred.T @ u[:T] + u[T]
+    scale = np.abs(centred) @ np.abs(weights)
+    if np.any(np.abs(centred @ weights) > 64 * np.finfo(float).eps * scale) or abs(
+        weights.sum() - budget
+    ) > FEASIBILITY_TOL * max(1.0, abs(budget)):
+        return None
+    return weights
+
+
+def _budget_only_weights(covariance, budget, linear):
+    """Closed-form weights under the budget alone, or None (see the callers)."""
+    if (
+        isinstance(covariance, SampleCovariance)
+        and covariance.centred is not None
+        and covariance.n_samples <= covariance.n_assets
+        and not np.any(linear)
+    ):
+        weights = zero_variance_weights(covariance.centred, budget)
+        if weights is not None:
+            return weights
+    return budget_minimum_variance(covariance.dense(), budget, linear)
+
+
 def minimise_quadratic(covariance, linear, constraints, budget):
     """Weights minimising ``1/2 w'Σw - linear'w`` under ``constraints``.
 
@@ -77,7 +164,7 @@ def minimise_quadratic(covariance, linear, constraints, budget):
         and constraints.A_eq.shape[0] == 1
     )
     if budget_only and isinstance(covariance, DenseCovariance):
-        weights = budget_minimum_variance(covariance.dense(), budget, linear)
+        weights = _budget_only_weights(covariance, budget, linear)
         if weights is not None:
             return weights
     return solve_portfolio_qp(covariance, -linear, constraints).x
@@ -200,7 +287,7 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
         self.b_ub = b_ub
 
     def _fit_weights(self, X, y):
-        covariance, cross = self._estimate_covariance(X, y)
+        covariance, cross = self._estimate_covariance(X, y, keep_returns=True)
         constraints = self._build_constraints(X.shape[1])
         linear = np.zeros(X.shape[1]) if cross is None else cross
         return minimise_quadratic(covariance, linear, constraints, self.budget)

@@ -1,16 +1,21 @@
-"""The covariance-operator interface: DenseCovariance and FactorCovariance.
+"""The covariance-operator interface: DenseCovariance, FactorCovariance, SampleCovariance.
 
-Both implementations are checked method by method against numpy on the
-same matrix (the factor model's dense form), so the optimisers can use
-either one interchangeably.
+The implementations are checked method by method against numpy on the
+same matrix (the factor model's dense form, and returns constructed to have
+exactly that sample covariance), so the optimisers can use any of them
+interchangeably.
 """
 
 import numpy as np
 import pytest
 from scipy.linalg import LinAlgError
 
-from skportfolio.covariance import DenseCovariance, FactorCovariance
-from skportfolio.covariance._operator import as_covariance_operator, nearest_psd
+from skportfolio.covariance import DenseCovariance, FactorCovariance, SampleCovariance
+from skportfolio.covariance._operator import (
+    as_covariance_operator,
+    nearest_psd,
+    sample_covariance,
+)
 
 N_ASSETS = 25
 
@@ -29,9 +34,33 @@ STRUCTURE = random_structure()
 MATRIX = STRUCTURE.dense()
 
 
-@pytest.fixture(params=["dense", "factor"])
+def returns_with_covariance(C, n_periods=60, seed=7):
+    """Returns whose sample covariance is ``C`` (to round-off) and mean non-zero.
+
+    ``Q`` from the QR factorisation of centred noise has orthonormal columns
+    orthogonal to the ones vector, so ``sqrt(T-1) Q R`` with ``R'R = C`` is
+    centred with sample covariance ``R'Q'QR = C``.
+    """
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=(n_periods, C.shape[0]))
+    Q, _ = np.linalg.qr(noise - noise.mean(axis=0))
+    R = np.linalg.cholesky(C).T
+    return np.sqrt(n_periods - 1) * Q @ R + rng.normal(size=C.shape[0])
+
+
+RETURNS = returns_with_covariance(MATRIX)
+
+
+@pytest.fixture(params=["dense", "factor", "sample", "sample, formed"])
 def operator(request):
-    return DenseCovariance(MATRIX) if request.param == "dense" else STRUCTURE
+    if request.param == "dense":
+        return DenseCovariance(MATRIX)
+    if request.param == "factor":
+        return STRUCTURE
+    sample = SampleCovariance(RETURNS)
+    if request.param == "sample, formed":
+        sample.dense()
+    return sample
 
 
 def sparse_vector(rng, n_assets=N_ASSETS, n_nonzero=5):
@@ -162,3 +191,53 @@ def test_as_covariance_operator():
     wrapped = as_covariance_operator(MATRIX.tolist())
     assert isinstance(wrapped, DenseCovariance)
     np.testing.assert_array_equal(wrapped.dense(), MATRIX)
+
+
+# ------------------------------------------------------------- SampleCovariance
+def test_sample_operator_matches_np_cov_and_keeps_its_mean():
+    operator = SampleCovariance(RETURNS)
+    np.testing.assert_allclose(
+        operator.dense(), np.cov(RETURNS, rowvar=False), rtol=1e-13, atol=1e-16
+    )
+    np.testing.assert_array_equal(operator.sample_mean, RETURNS.mean(axis=0))
+    assert operator.n_samples == RETURNS.shape[0]
+    np.testing.assert_array_equal(sample_covariance(RETURNS), operator.dense())
+
+
+def test_sample_operator_uses_the_returns_until_products_cost_a_formation():
+    # Few products (a working-set solve) never form Σ; many (an iterative
+    # solver) form it once their cost reaches that of forming it, after which
+    # the returns are released and every method reads the matrix.
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(400, 200))
+    operator = SampleCovariance(X)
+    expected = np.cov(X, rowvar=False)
+    v = rng.normal(size=200)
+    for _ in range(5):
+        np.testing.assert_allclose(operator.matvec(v), expected @ v, rtol=1e-12)
+    operator.submatrix([1, 5, 9])
+    assert not operator.is_formed
+    assert operator.centred is not None and not operator.centred.flags.writeable
+    for _ in range(60):
+        np.testing.assert_allclose(operator.matvec(v), expected @ v, rtol=1e-12)
+    assert operator.is_formed
+    assert operator.centred is None
+    np.testing.assert_allclose(operator.diag(), np.diag(expected), rtol=1e-13)
+    assert isinstance(operator.restrict([0, 3]), DenseCovariance)
+
+
+def test_sample_operator_cross_covariance_is_the_joint_covariance_column():
+    rng = np.random.default_rng(9)
+    X, y = rng.normal(size=(50, 6)), rng.normal(size=50)
+    joint = np.cov(np.column_stack([X, y]), rowvar=False)
+    np.testing.assert_allclose(
+        SampleCovariance(X).cross_covariance(y), joint[:6, 6], rtol=1e-13
+    )
+
+
+def test_sample_operator_does_not_keep_or_mutate_the_returns():
+    X = RETURNS.copy()
+    operator = SampleCovariance(X)
+    operator.dense()
+    np.testing.assert_array_equal(X, RETURNS)
+    assert not np.shares_memory(operator.dense(), X)

@@ -229,6 +229,43 @@ def test_more_assets_than_periods_is_optimal():
     )
 
 
+def test_fewer_periods_than_assets_budget_only_is_the_minimum_norm_optimum():
+    # Σ singular: every w with Xc w = 0 and 1'w = 1 has zero variance. The
+    # closed form picks the one of least norm, the limit of the ridge
+    # solutions (Σ + εI)⁻¹1 / 1'(Σ + εI)⁻¹1 as ε -> 0.
+    X = factor_returns(4, 30, 80)
+    est = MinimumVariance(min_weights=None, max_weights=None).fit(X)
+    centred = X - X.mean(axis=0)
+    assert abs(est.weights_.sum() - 1.0) <= 1e-14
+    assert np.max(np.abs(centred @ est.weights_)) <= 1e-14 * np.abs(centred).max()
+    C = np.cov(X, rowvar=False)
+    eps = 1e-9 * np.trace(C) / C.shape[0]
+    ridge = np.linalg.solve(C + eps * np.eye(80), np.ones(80))
+    np.testing.assert_allclose(est.weights_, ridge / ridge.sum(), atol=1e-6)
+    # The minimum-norm point of the affine set {Xc w = 0, 1'w = 1}.
+    M = np.vstack([centred, np.ones(80)])
+    rhs = np.zeros(M.shape[0])
+    rhs[-1] = 1.0
+    np.testing.assert_allclose(
+        est.weights_, np.linalg.lstsq(M, rhs, rcond=None)[0], atol=1e-12
+    )
+
+
+def test_long_only_optimum_does_not_form_the_covariance_until_read():
+    X = factor_returns(5, 300, 120)
+    est = MinimumVariance().fit(X)
+    assert "_covariance" not in est.__dict__  # Σ not formed by the solver
+    np.testing.assert_allclose(
+        est.covariance_, np.cov(X, rowvar=False), rtol=1e-12, atol=1e-18
+    )
+    P, q = est.covariance_, np.zeros(120)
+    constraints = est._build_constraints(120)
+    _, obj_ref, _ = reference_portfolio(P, q, constraint_arrays(constraints))
+    assert objective(P, q, est.weights_) <= obj_ref + 1e-10 * objective_scale(
+        P, q, est.weights_
+    )
+
+
 def test_duplicated_asset_splits_a_unique_total():
     X = factor_returns(8, 100, 5)
     X = np.column_stack([X, X[:, 1]])  # asset 5 duplicates asset 1

@@ -11,9 +11,9 @@ import pytest
 
 from skportfolio._constraints import LinearConstraints
 from skportfolio._qp import QuadraticProgram
+from skportfolio.covariance._operator import sample_covariance
 from skportfolio.exceptions import InfeasibleConstraintsError
 from skportfolio.portfolio import _solve
-from skportfolio.portfolio._base import sample_covariance
 from skportfolio.portfolio._solve import solve_portfolio_qp
 from tests.reference import reference_qp
 
