@@ -68,6 +68,24 @@ def time_call(fn, repeat=5, min_time=0.2, number=None):
     return statistics.median(samples)
 
 
+def time_paired(fn, reference, repeat=5, number=1, reference_number=1):
+    """Medians of ``fn()`` and ``reference()`` timed in alternating samples.
+
+    A ratio of two timings taken minutes apart inherits every change of the
+    machine in between (clock boost, the other core's load, cache state).
+    Alternating their samples exposes both to the same conditions, so the
+    ratio of the two medians is what one would see side by side. Returns
+    ``(seconds per call of fn, seconds per call of reference)``.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    own, theirs = [], []
+    for _ in range(repeat):
+        theirs.append(_time_sample(reference, reference_number) / reference_number)
+        own.append(_time_sample(fn, number) / number)
+    return statistics.median(own), statistics.median(theirs)
+
+
 def calls_per_sample(seconds_per_call, min_time):
     """How many back-to-back calls make a sample of at least ``min_time``."""
     if seconds_per_call <= 0:
@@ -196,6 +214,9 @@ class Row:
     extras: dict[str, float] = field(default_factory=dict)
     objective_gap: float | None = None
     time_ratio: float | None = None
+    #: The reference's median in samples alternating with this row's (see
+    #: :func:`time_paired`); ``time_ratio`` is ``seconds`` over it.
+    paired_reference_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -234,7 +255,10 @@ def run(benchmark, sizes, contenders, settings, log=sys.stderr):
         for size in sizes:
             problem = benchmark.make_problem(benchmark.parse_size(size))
             size_rows = []
-            for contender in contenders:
+            # (row, contender) of the reference once timed: later contenders
+            # alternate their samples with its (see time_paired).
+            reference = None
+            for contender in _reference_first(contenders, settings.reference):
                 row = Row(size=size, contender=contender.name)
                 if contender.name in unavailable:
                     row.status = unavailable[contender.name]
@@ -242,7 +266,9 @@ def run(benchmark, sizes, contenders, settings, log=sys.stderr):
                     slow_size, seconds = too_slow[contender.name]
                     row.status = f"skipped: {format_seconds(seconds)} at {slow_size}"
                 else:
-                    _measure(benchmark, contender, problem, row, settings)
+                    _measure(benchmark, contender, problem, row, settings, reference)
+                    if contender.name == settings.reference and row.seconds:
+                        reference = (row, contender)
                     if row.status.startswith("unavailable"):
                         unavailable[contender.name] = row.status
                     slowest = max(row.seconds or 0.0, row.first_call_seconds or 0.0)
@@ -251,11 +277,23 @@ def run(benchmark, sizes, contenders, settings, log=sys.stderr):
                 print(f"  {size:>14}  {contender.name:<28} {_describe(row)}", file=log)
                 size_rows.append(row)
             _fill_comparisons(size_rows, benchmark, settings.reference)
-            rows.extend(size_rows)
+            order = {c.name: i for i, c in enumerate(contenders)}
+            rows.extend(sorted(size_rows, key=lambda row: order[row.contender]))
     return rows
 
 
-def _measure(benchmark, contender, problem, row, settings):
+def _reference_first(contenders, reference):
+    """The contenders with the reference first, so others can pair with it."""
+    return sorted(contenders, key=lambda contender: contender.name != reference)
+
+
+def _measure(benchmark, contender, problem, row, settings, reference):
+    """Time and score one contender.
+
+    ``reference`` is the ``(row, contender)`` of the timed reference at this
+    size, or None: the contender's samples then alternate with its.
+    """
+
     def call():
         return contender.solve(problem)
 
@@ -282,11 +320,21 @@ def _measure(benchmark, contender, problem, row, settings):
         return
     row.repeats = max(1, min(settings.repeat, int(settings.budget // max(first, 1e-9))))
     row.calls_per_sample = calls_per_sample(first, settings.min_time)
-    row.seconds = time_call(
+    if reference is None:
+        row.seconds = time_call(
+            call,
+            repeat=row.repeats,
+            min_time=settings.min_time,
+            number=row.calls_per_sample,
+        )
+        return
+    reference_row, reference_contender = reference
+    row.seconds, row.paired_reference_seconds = time_paired(
         call,
+        lambda: reference_contender.solve(problem),
         repeat=row.repeats,
-        min_time=settings.min_time,
         number=row.calls_per_sample,
+        reference_number=reference_row.calls_per_sample,
     )
 
 
@@ -295,7 +343,10 @@ def _fill_comparisons(rows, benchmark, reference):
     reference_row = timed.get(reference)
     if reference_row is not None:
         for row in timed.values():
-            row.time_ratio = row.seconds / reference_row.seconds
+            # Against the reference's samples alternating with this row's
+            # where there are some; the reference's own timing otherwise.
+            paired = row.paired_reference_seconds or reference_row.seconds
+            row.time_ratio = row.seconds / paired
     if not benchmark.compare_objectives:
         return
     feasible = [

@@ -120,6 +120,9 @@ class Result:
     violation: float | None
     objective_gap: float | None
     extras: dict
+    #: The reference's time in samples alternating with this result's
+    #: (``_harness.time_paired``); None in older files and for the reference.
+    paired_reference_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,23 @@ class Run:
     def seconds(self, size, contender):
         result = self.get(size, contender)
         return None if result is None else result.seconds
+
+    def ratio(self, size, numerator, denominator):
+        """Time of ``numerator`` over ``denominator`` at ``size``.
+
+        Where one of them is the run's reference and the other was timed in
+        samples alternating with it, the ratio comes from those samples,
+        which saw the same machine conditions.
+        """
+        top, bottom = self.get(size, numerator), self.get(size, denominator)
+        if top is None or bottom is None:
+            return None
+        reference = self.settings.get("reference")
+        if denominator == reference and top.paired_reference_seconds:
+            return ratio(top.seconds, top.paired_reference_seconds)
+        if numerator == reference and bottom.paired_reference_seconds:
+            return ratio(bottom.paired_reference_seconds, bottom.seconds)
+        return ratio(top.seconds, bottom.seconds)
 
     @property
     def baseline(self):
@@ -219,6 +239,7 @@ def _result(row):
         violation=_finite(row["violation"]),
         objective_gap=_finite(row["objective_gap"]),
         extras=row.get("extras", {}),
+        paired_reference_seconds=row.get("paired_reference_seconds"),
     )
 
 
@@ -313,7 +334,6 @@ def benchmark_table(run):
     rows = []
     for size in run.sizes:
         floor = run.seconds(size, FLOOR)
-        baseline = run.seconds(size, run.baseline)
         first = True
         for result in run.results:
             if result.size != size or result.contender == FLOOR:
@@ -324,10 +344,10 @@ def benchmark_table(run):
             cells += [
                 result.contender,
                 format_seconds(result.seconds),
-                format_ratio(ratio(result.seconds, baseline)),
+                format_ratio(run.ratio(size, result.contender, run.baseline)),
             ]
             if run.has_floor:
-                cells.append(format_ratio(ratio(result.seconds, floor)))
+                cells.append(format_ratio(run.ratio(size, result.contender, FLOOR)))
             accuracy = (
                 result.objective if run.measures_rc_deviation else result.objective_gap
             )
@@ -486,9 +506,7 @@ def regression_checks(runs):
             Markup(f"Constrained regression: time ≤ 0.5× scikit-learn's {label}"),
             run,
             sizes,
-            lambda size, reference=reference: ratio(
-                run.seconds(size, OURS), run.seconds(size, reference)
-            ),
+            lambda size, reference=reference: run.ratio(size, OURS, reference),
             lambda value: value <= 0.5,
             format_ratio,
         )
@@ -502,9 +520,7 @@ def regression_checks(runs):
             "Constrained regression: ≥ 100× faster than cvxpy+Clarabel",
             run,
             sizes,
-            lambda size: ratio(
-                run.seconds(size, "cvxpy+Clarabel"), run.seconds(size, OURS)
-            ),
+            lambda size: run.ratio(size, "cvxpy+Clarabel", OURS),
             lambda value: value >= 100,
             format_ratio,
         )
@@ -523,9 +539,7 @@ def floor_checks(runs, prefix, limit, rc_tolerance=None):
                 f"{problem}: fit at N ≥ 500 ≤ {limit:g}× np.cov",
                 run,
                 large,
-                lambda size, run=run: ratio(
-                    run.seconds(size, OURS), run.seconds(size, FLOOR)
-                ),
+                lambda size, run=run: run.ratio(size, OURS, FLOOR),
                 lambda value: value <= limit,
                 format_ratio,
             )
@@ -578,8 +592,8 @@ def factor_checks(runs):
                 "at N = 5000",
                 run,
                 medium,
-                lambda size, run=run, factor=factor, dense=dense: ratio(
-                    run.seconds(size, dense), run.seconds(size, factor)
+                lambda size, run=run, factor=factor, dense=dense: run.ratio(
+                    size, dense, factor
                 ),
                 lambda value: value >= 100,
                 format_ratio,

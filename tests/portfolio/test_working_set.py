@@ -11,7 +11,7 @@ import pytest
 
 from skportfolio._constraints import LinearConstraints
 from skportfolio._qp import QuadraticProgram
-from skportfolio.covariance._operator import sample_covariance
+from skportfolio.covariance._operator import SampleCovariance, sample_covariance
 from skportfolio.exceptions import InfeasibleConstraintsError
 from skportfolio.portfolio import _solve
 from skportfolio.portfolio._solve import solve_portfolio_qp
@@ -47,6 +47,18 @@ def portfolio_problem(X, *, mean_variance=False, lb=0.0, ub=1.0, A_ub=None, b_ub
         n, **{k: v for k, v in problem.items() if k not in ("P", "q")}
     )
     return problem, constraints
+
+
+@pytest.fixture(params=["matrix", "returns"])
+def covariance_of(request):
+    """Σ as the solver receives it: the matrix, or the returns behind it.
+
+    ``"returns"`` is what the estimators pass for the sample covariance: a
+    :class:`SampleCovariance`, whose blocks and products come from the data.
+    """
+    if request.param == "matrix":
+        return lambda X, P: P
+    return lambda X, P: SampleCovariance(X)
 
 
 def assert_kkt(result, P, q, A_eq, b_eq, A_ub, b_ub, lb, ub, tol=1e-9):
@@ -126,12 +138,14 @@ def count_restricted_solves(monkeypatch):
 )
 @pytest.mark.parametrize("mean_variance", [False, True])
 def test_long_only_matches_full_qp_and_clarabel(
-    seed, n_assets, n_periods, mean_variance, monkeypatch
+    seed, n_assets, n_periods, mean_variance, monkeypatch, covariance_of
 ):
     X = factor_returns(seed, n_periods, n_assets)
     problem, constraints = portfolio_problem(X, mean_variance=mean_variance)
     solves, full_solves = count_restricted_solves(monkeypatch)
-    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    result = solve_portfolio_qp(
+        covariance_of(X, problem["P"]), problem["q"], constraints
+    )
     assert solves and not full_solves
     full = assert_matches_full_and_reference(problem, constraints, result)
     # Multipliers of the budget and the bounds agree with the full QP's
@@ -142,19 +156,21 @@ def test_long_only_matches_full_qp_and_clarabel(
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_upper_bounds_force_a_large_working_set(seed, monkeypatch):
+def test_upper_bounds_force_a_large_working_set(seed, monkeypatch, covariance_of):
     # A 2 % cap needs at least 50 assets; the first working set has fewer.
     X = factor_returns(seed, 900, 300)
     problem, constraints = portfolio_problem(X, ub=0.02)
     solves, full_solves = count_restricted_solves(monkeypatch)
-    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    result = solve_portfolio_qp(
+        covariance_of(X, problem["P"]), problem["q"], constraints
+    )
     assert solves[0] >= 50 and not full_solves
     assert np.count_nonzero(result.x == 0.02) > 0
     assert_matches_full_and_reference(problem, constraints, result)
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_random_caps_and_sector_bounds(seed, monkeypatch):
+def test_random_caps_and_sector_bounds(seed, monkeypatch, covariance_of):
     # Five random sectors with a floor and a ceiling each, a 10 % cap per
     # asset; half the cases have fewer periods than assets.
     rng = np.random.default_rng(100 + seed)
@@ -172,12 +188,14 @@ def test_random_caps_and_sector_bounds(seed, monkeypatch):
         b_ub=np.concatenate([ceilings, -floors]),
     )
     solves, full_solves = count_restricted_solves(monkeypatch)
-    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    result = solve_portfolio_qp(
+        covariance_of(X, problem["P"]), problem["q"], constraints
+    )
     assert solves and not full_solves
     assert_matches_full_and_reference(problem, constraints, result)
 
 
-def test_group_bounds_pull_in_unattractive_assets(monkeypatch):
+def test_group_bounds_pull_in_unattractive_assets(monkeypatch, covariance_of):
     # The ten most volatile assets must hold at least 20 % together, and the
     # ten least volatile at most 30 %: rows the first working set misses.
     X = factor_returns(5, 600, 200)
@@ -189,7 +207,9 @@ def test_group_bounds_pull_in_unattractive_assets(monkeypatch):
         X, ub=0.1, A_ub=np.vstack([-risky, safe]), b_ub=[-0.2, 0.3]
     )
     solves, full_solves = count_restricted_solves(monkeypatch)
-    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    result = solve_portfolio_qp(
+        covariance_of(X, problem["P"]), problem["q"], constraints
+    )
     assert solves and not full_solves
     assert risky @ result.x == pytest.approx(0.2, abs=1e-12)
     assert safe @ result.x == pytest.approx(0.3, abs=1e-12)
@@ -197,7 +217,9 @@ def test_group_bounds_pull_in_unattractive_assets(monkeypatch):
     assert_matches_full_and_reference(problem, constraints, result)
 
 
-def test_nonzero_lower_bounds_free_assets_and_pinned_weights(monkeypatch):
+def test_nonzero_lower_bounds_free_assets_and_pinned_weights(
+    monkeypatch, covariance_of
+):
     X = factor_returns(6, 400, 120)
     lb = np.full(120, 0.001)
     ub = np.full(120, 0.25)
@@ -205,14 +227,16 @@ def test_nonzero_lower_bounds_free_assets_and_pinned_weights(monkeypatch):
     lb[3] = ub[3] = 0.05  # a pinned weight is never freed
     problem, constraints = portfolio_problem(X, mean_variance=True, lb=lb, ub=ub)
     solves, full_solves = count_restricted_solves(monkeypatch)
-    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    result = solve_portfolio_qp(
+        covariance_of(X, problem["P"]), problem["q"], constraints
+    )
     assert solves and not full_solves
     assert result.x[3] == 0.05
     assert np.count_nonzero(result.x == 0.001) > 60
     assert_matches_full_and_reference(problem, constraints, result)
 
 
-def test_wrong_first_working_set_needs_several_additions(monkeypatch):
+def test_wrong_first_working_set_needs_several_additions(monkeypatch, covariance_of):
     # Start from the worst assets, one at a time: the loop must still find
     # the optimum, through several rounds of additions.
     X = factor_returns(7, 600, 200)
@@ -225,7 +249,9 @@ def test_wrong_first_working_set_needs_several_additions(monkeypatch):
         _solve, "_attractiveness", lambda covariance, q: -covariance.diag()
     )
     solves, full_solves = count_restricted_solves(monkeypatch)
-    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    result = solve_portfolio_qp(
+        covariance_of(X, problem["P"]), problem["q"], constraints
+    )
     assert len(solves) >= 5 and not full_solves
     assert solves[0] == 2
     support = np.flatnonzero(result.x)
@@ -234,12 +260,14 @@ def test_wrong_first_working_set_needs_several_additions(monkeypatch):
     assert_matches_full_and_reference(problem, constraints, result)
 
 
-def test_identical_assets_any_budget_split_is_optimal(monkeypatch):
+def test_identical_assets_any_budget_split_is_optimal(monkeypatch, covariance_of):
     rng = np.random.default_rng(8)
     X = np.repeat(rng.standard_normal((300, 1)), 80, axis=1)
     problem, constraints = portfolio_problem(X)
     solves, full_solves = count_restricted_solves(monkeypatch)
-    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    result = solve_portfolio_qp(
+        covariance_of(X, problem["P"]), problem["q"], constraints
+    )
     assert solves and not full_solves
     variance = problem["P"][0, 0]
     assert result.objective == pytest.approx(0.5 * variance, rel=1e-12)
@@ -248,12 +276,16 @@ def test_identical_assets_any_budget_split_is_optimal(monkeypatch):
 
 
 @pytest.mark.parametrize("mean_variance", [False, True])
-def test_zero_variance_asset_takes_everything(mean_variance, monkeypatch):
+def test_zero_variance_asset_takes_everything(
+    mean_variance, monkeypatch, covariance_of
+):
     X = factor_returns(9, 300, 100)
     X[:, 57] = 1.0  # a riskless asset whose return beats every mean
     problem, constraints = portfolio_problem(X, mean_variance=mean_variance)
     solves, full_solves = count_restricted_solves(monkeypatch)
-    result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
+    result = solve_portfolio_qp(
+        covariance_of(X, problem["P"]), problem["q"], constraints
+    )
     assert solves and not full_solves
     expected = np.zeros(100)
     expected[57] = 1.0
