@@ -196,12 +196,13 @@ class SampleCovariance(DenseCovariance):
 
     Notes
     -----
-    The rule for forming the matrix is the ski-rental one: products from the
-    data are charged their memory traffic (a pass over ``m`` values counts
-    as ``DATA_PASS_WEIGHT * m`` multiply-adds of a matrix product) until the
+    The rule for forming the matrix is the ski-rental one: computations from
+    the data are charged their memory traffic (a pass over ``m`` values
+    counts as ``DATA_PASS_WEIGHT * m`` multiply-adds of a matrix product)
+    plus, for a block, its arithmetic (``T |rows| |columns|``), until the
     total reaches the ``T N² / 2`` multiply-adds of forming Σ; the matrix is
-    then formed and used from there on. Whatever the sequence of products,
-    this costs at most twice what forming Σ first would.
+    then formed and used from there on. Whatever the sequence of requests,
+    this costs at most about twice what forming Σ first would.
 
     Examples
     --------
@@ -260,11 +261,16 @@ class SampleCovariance(DenseCovariance):
         """Whether the ``N x N`` matrix has been formed."""
         return self._matrix is not None
 
-    def _charge(self, n_values):
-        """Charge a pass over ``n_values`` data values; True while the data is cheaper."""
+    def _charge(self, values, multiply_adds=0.0):
+        """Charge a computation from the data; True while the data is cheaper.
+
+        ``values`` is the number of data values it reads, ``multiply_adds``
+        its arithmetic (for a BLAS-3 block product). Once the total exceeds
+        the cost of forming Σ, Σ is formed and the method answers from it.
+        """
         if self._matrix is not None:
             return False
-        self._spent += DATA_PASS_WEIGHT * n_values
+        self._spent += DATA_PASS_WEIGHT * values + multiply_adds
         if self._spent > self._budget:
             self.dense()
             return False
@@ -301,14 +307,18 @@ class SampleCovariance(DenseCovariance):
 
     def quad_form(self, w):
         """``w'Σw``."""
-        if self._matrix is not None:
+        if not self._charge(self._n_samples * self.n_assets):
             return super().quad_form(w)
         projected = self._centred @ w
         return float(self._scale * (projected @ projected))
 
     def submatrix(self, rows, columns=None):
         """The dense block ``Σ[rows][:, columns]``."""
-        if self._matrix is not None:
+        n_rows = _count(rows)
+        n_columns = n_rows if columns is None else _count(columns)
+        T = self._n_samples
+        work = T * n_rows * n_columns / (2.0 if columns is None else 1.0)
+        if not self._charge(T * (n_rows + n_columns), work):
             return super().submatrix(rows, columns)
         left = self._centred[:, rows]
         if columns is None:
@@ -317,7 +327,8 @@ class SampleCovariance(DenseCovariance):
 
     def block_matvec(self, rows, columns, v):
         """``Σ[rows][:, columns] @ v``."""
-        if self._matrix is not None:
+        size = _count(rows) + _count(columns)
+        if not self._charge(self._n_samples * size):
             return super().block_matvec(rows, columns, v)
         projected = self._centred[:, columns] @ v
         return self._scale * (projected @ self._centred[:, rows])
@@ -362,6 +373,12 @@ class SampleCovariance(DenseCovariance):
     def nearest_psd(self):
         """The operator itself, which is positive semi-definite."""
         return self
+
+
+def _count(index):
+    """Number of assets an index (integer array or boolean mask) selects."""
+    index = np.asarray(index)
+    return int(np.count_nonzero(index)) if index.dtype == bool else index.size
 
 
 def sample_covariance(X):

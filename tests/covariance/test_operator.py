@@ -226,6 +226,24 @@ def test_sample_operator_uses_the_returns_until_products_cost_a_formation():
     assert isinstance(operator.restrict([0, 3]), DenseCovariance)
 
 
+def test_sample_operator_charges_blocks_their_arithmetic():
+    # A block of 150 of 200 assets costs T 150² / 2 multiply-adds from the
+    # data, over half of forming Σ (T 200² / 2): the second one forms Σ.
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(400, 200))
+    operator = SampleCovariance(X)
+    expected = np.cov(X, rowvar=False)
+    block = np.arange(150)
+    np.testing.assert_allclose(
+        operator.submatrix(block), expected[:150, :150], rtol=1e-12, atol=1e-15
+    )
+    assert not operator.is_formed
+    np.testing.assert_allclose(
+        operator.submatrix(block), expected[:150, :150], rtol=1e-12, atol=1e-15
+    )
+    assert operator.is_formed
+
+
 def test_sample_operator_cross_covariance_is_the_joint_covariance_column():
     rng = np.random.default_rng(9)
     X, y = rng.normal(size=(50, 6)), rng.normal(size=50)
