@@ -10,12 +10,15 @@ from functools import cached_property
 from numbers import Integral
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, eigh, svd
-from scipy.linalg.blas import dsyrk
+from scipy.linalg import LinAlgError, eigh, svd
+from scipy.linalg.blas import dgemm, dsyrk
+from scipy.linalg.lapack import dpotrf, dpotrs
 from sklearn.covariance import EmpiricalCovariance
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skportfolio.covariance._krylov import OVERSAMPLING as KRYLOV_OVERSAMPLING
+from skportfolio.covariance._krylov import largest_eigenpairs
 from skportfolio.exceptions import NotPositiveSemidefiniteError
 
 # Smallest idiosyncratic variance kept, as a fraction of the asset's total
@@ -29,9 +32,21 @@ IDIOSYNCRATIC_FLOOR = 1e-6
 PSD_RTOL = 1e-10
 
 # Size of the blocks of columns of X centred at a time while fitting: large
-# enough for efficient BLAS calls, small enough that the temporaries are a
-# small fraction of X.
-BLOCK_BYTES = 8 * 2**20
+# enough for efficient BLAS calls, small enough to stay in a core's cache
+# while several operations read the block.
+BLOCK_BYTES = 2 * 2**20
+
+# Costs of the statistical-factor solvers in flops of the Gram matrix of the
+# smaller side of the T x N returns (m² M for m = min(T, N), M = max(T, N)),
+# measured on one core: its dense eigendecomposition costs about EIGH_COST
+# m³, and a flop of the block Krylov iteration through the returns (thin
+# products with X and with the basis) DATA_FLOP_COST of them.
+EIGH_COST = 2.8
+DATA_FLOP_COST = 3.0
+# Block Krylov steps well separated factors take (11 to 17 in the
+# benchmarks): the iteration is tried when that many cost less than the
+# Gram path.
+EXPECTED_DATA_STEPS = 14
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +136,9 @@ class FactorCovariance:
             )
         if np.any(idiosyncratic < 0):
             raise ValueError("idiosyncratic variances must be non-negative.")
-        root = loadings @ _psd_root(factor_covariance)
+        # Fortran order: the products and row scalings of U that every
+        # operation uses run on its K columns.
+        root = np.asfortranarray(loadings @ _psd_root(factor_covariance))
         floored = _floor_idiosyncratic(np.einsum("ij,ij->i", root, root), idiosyncratic)
         floored.flags.writeable = False
         object.__setattr__(self, "loadings", loadings)
@@ -201,9 +218,7 @@ class FactorCovariance:
         -------
         ndarray of the shape of `rhs`
         """
-        return _woodbury_solve(
-            self._root, self.idiosyncratic, self._as_rhs(rhs, "rhs"), self._capacitance
-        )
+        return self._woodbury.solve(self._as_rhs(rhs, "rhs"))
 
     def solve_shifted(self, shift, rhs):
         """Solve ``(Σ + diag(shift)) x = rhs``, in ``O(N K^2)``.
@@ -224,8 +239,8 @@ class FactorCovariance:
         shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (self.n_assets,))
         if not np.all(np.isfinite(shift)) or np.any(shift < 0):
             raise ValueError("shift must be finite and non-negative.")
-        return _woodbury_solve(
-            self._root, self.idiosyncratic + shift, self._as_rhs(rhs, "rhs")
+        return _Woodbury.factor(self._root, self.idiosyncratic + shift).solve(
+            self._as_rhs(rhs, "rhs")
         )
 
     def submatrix(self, rows, columns=None):
@@ -298,7 +313,7 @@ class FactorCovariance:
             self.loadings[index],
             self.factor_covariance,
             self.idiosyncratic[index],
-            self._root[index],
+            np.asfortranarray(self._root[index]),
         )
 
     def diagonal_and_root(self):
@@ -343,8 +358,8 @@ class FactorCovariance:
         return np.arange(self.n_assets)[index]
 
     @cached_property
-    def _capacitance(self):
-        return _capacitance_factor(self._root, self.idiosyncratic)
+    def _woodbury(self):
+        return _Woodbury.factor(self._root, self.idiosyncratic)
 
     def _as_rhs(self, a, name):
         a = np.asarray(a, dtype=np.float64)
@@ -415,6 +430,15 @@ class FactorModelCovariance(EmpiricalCovariance):
         ``min(n_samples, n_features)`` and the rank of the centred returns.
         Ignored when factor returns `y` are given to :meth:`fit`: the number
         of factors is then the number of columns of `y`.
+    solver : {"auto", "eigh"}, default="auto"
+        How statistical factors are computed. ``"eigh"``: the Gram matrix of
+        the centred returns and LAPACK's dense symmetric eigensolver.
+        ``"auto"``: a block Krylov iteration through products with the
+        returns where the cost model expects it to be cheaper (long
+        histories: ``T`` comparable to ``N`` or larger), with a certified
+        stopping test, falling back to ``"eigh"`` whenever it cannot certify
+        its result; the two agree to about ``1e-12`` (see Notes). Ignored
+        for observed factors.
 
     Attributes
     ----------
@@ -465,6 +489,21 @@ class FactorModelCovariance(EmpiricalCovariance):
     matrix, :math:`X_c X_c'` (``T x T``) when ``T <= N`` and :math:`X_c'X_c`
     otherwise.
 
+    With ``solver="auto"`` the eigenvectors of :math:`X_c X_c'` are first
+    sought by block Krylov iteration (blocks of ``K + 4`` columns), applied
+    through products with ``X`` itself, :math:`W = X_c'V = X'V - \bar
+    x\,(\mathbf 1'V)` and :math:`X_c W = XW - \mathbf 1\,(\bar x'W)`, when
+    the steps well separated factors take (about 14, ``O(T N K)`` each) cost
+    less than the Gram matrix and its eigendecomposition
+    (``O(min(T,N)^2 max(T,N))``). Its result is used only when each
+    eigenvector is certified within ``1e-12`` (in the sine of its angle) by
+    its residual and the gaps to the neighbouring eigenvalues
+    (Davis–Kahan), and when the mean is not so large next to the variation
+    (:math:`T\lVert\bar x\rVert^2 > \lambda_1`, price levels rather than
+    returns) that centring through the products would lose digits. Weak
+    factors (no gap after the ``K``-th eigenvalue), low-rank returns and
+    slow convergence fall back to the Gram matrix.
+
     **Observed factors** (``y`` of shape ``(T, K)``). Each asset is regressed
     on the factors with an intercept (ordinary least squares, minimum-norm
     if the factors are collinear): ``B`` holds the slopes and
@@ -479,12 +518,13 @@ class FactorModelCovariance(EmpiricalCovariance):
     that value, keeping ``Σ`` positive definite.
 
     Cost for ``T`` observations of ``N`` assets: ``O(T N min(T, N))`` for the
-    Gram matrix plus ``O(T N K)`` (observed factors: ``O(T N K)`` only).
-    Memory beyond ``X``: the ``min(T, N)``-square Gram matrix, blocks of
-    columns of about 8 MiB centred one at a time, and ``O((T + N) K)``;
-    only statistical factors with ``T > N`` also hold one centred copy of
-    ``X``. No ``N x N`` array is formed before ``covariance_`` or
-    ``precision_`` is read.
+    Gram matrix plus ``O(T N K)`` (observed factors: ``O(T N K)`` only), or
+    ``O(T N K)`` per Krylov step. Memory beyond ``X``: the
+    ``min(T, N)``-square Gram matrix, blocks of columns of about 2 MiB
+    centred one at a time, and ``O((T + N) K)``; the Krylov iteration
+    holds ``O(T K)`` per step instead of the Gram matrix; only the Gram
+    path with ``T > N`` also holds one centred copy of ``X``. No ``N x N``
+    array is formed before ``covariance_`` or ``precision_`` is read.
 
     Examples
     --------
@@ -506,10 +546,12 @@ class FactorModelCovariance(EmpiricalCovariance):
 
     _parameter_constraints = {
         "n_factors": [Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"auto", "eigh"})],
     }
 
-    def __init__(self, *, n_factors=1):
+    def __init__(self, *, n_factors=1, solver="auto"):
         self.n_factors = n_factors
+        self.solver = solver
 
     def fit(self, X, y=None):
         """Fit the factor model.
@@ -533,7 +575,7 @@ class FactorModelCovariance(EmpiricalCovariance):
             self._check_statistical_shape(X.shape)
             location = X.mean(axis=0)
             loadings, factor_covariance, residual_ss = _principal_factors(
-                X, location, self.n_factors
+                X, location, self.n_factors, self.solver
             )
         else:
             X, y = validate_data(
@@ -612,18 +654,15 @@ def _check_observed_shape(y_shape):
         )
 
 
-def _principal_factors(X, location, n_factors):
+def _principal_factors(X, location, n_factors, solver):
     """Loadings, factor covariance and residual sums of squares of the top PCs."""
-    n_samples, n_features = X.shape
-    if n_samples <= n_features:
-        eigenvalues, scores_basis = _top_eigenpairs(
-            _centred_row_gram(X, location), n_factors
-        )
-    else:
-        centred = X - location
-        eigenvalues, components = _top_eigenpairs(centred.T @ centred, n_factors)
-        scores_basis = (centred @ components) / np.sqrt(eigenvalues)
-        del centred
+    n_samples = X.shape[0]
+    eigenpairs = None
+    if solver == "auto":
+        eigenpairs = _eigenpairs_from_data(X, location, n_factors)
+    if eigenpairs is None:
+        eigenpairs = _eigenpairs_from_gram(X, location, n_factors)
+    eigenvalues, scores_basis = eigenpairs
     # With X_c = U S V', projecting on U gives V S: the loadings times the
     # singular values, and the residuals X_c - U U' X_c.
     projections, residual_ss = _project_columns(X, location, scores_basis)
@@ -634,12 +673,93 @@ def _principal_factors(X, location, n_factors):
     return loadings, np.diag(eigenvalues / (n_samples - 1)), residual_ss
 
 
+def _eigenpairs_from_data(X, location, n_factors):
+    """The top eigenpairs of ``X_c X_c'`` by block Krylov on products with ``X``.
+
+    Tried when the steps well separated factors take cost less than the
+    Gram path, with as many steps as cost what it does. None when that does
+    not pay, when the iteration gives up, or when the mean of the returns is
+    so large next to their variation that centring through the products (see
+    :func:`_data_gram_product`) would lose digits the Gram path keeps.
+    """
+    n_samples = X.shape[0]
+    max_steps = _affordable_data_steps(X.shape, n_factors + KRYLOV_OVERSAMPLING)
+    if max_steps < EXPECTED_DATA_STEPS:
+        return None
+    eigenpairs = largest_eigenpairs(
+        _data_gram_product(X, location), n_samples, n_factors, max_steps
+    )
+    if eigenpairs is None:
+        return None
+    # ||1 x̄'||² = T ||x̄||² against ||X_c||² = λ_1: the products then lose at
+    # most a factor 4 in accuracy to explicit centring.
+    if n_samples * (location @ location) > eigenpairs[0][0]:
+        return None
+    return eigenpairs
+
+
+def _affordable_data_steps(shape, block):
+    """The block Krylov steps through a ``T x N`` array that cost what the Gram path does.
+
+    ``s`` steps take ``4 T N b s`` flops of products with ``X`` and about
+    ``2 T b² s²`` orthogonalising each new block against the basis.
+    """
+    n_samples, n_features = shape
+    small, large = min(shape), max(shape)
+    gram_flops = float(small) ** 2 * (large + EIGH_COST * small)
+    budget = gram_flops / (DATA_FLOP_COST * 2.0 * n_samples * block)
+    # The largest s with s (2 N + b s) <= budget.
+    return int((np.sqrt(n_features**2 + block * budget) - n_features) / block)
+
+
+def _data_gram_product(X, location):
+    """``V -> X_c X_c' V`` through products with ``X``, for blocks ``V`` (T x b).
+
+    With ``X_c = X - 1 x̄'``: ``W = X_c'V = X'V - x̄ (1'V)`` and
+    ``X_c W = X W - 1 (x̄'W)``, so no centred copy of ``X`` is made. Both
+    products run over blocks of columns of ``X`` (``BLOCK_BYTES`` each),
+    which are read from memory once per product and stay in cache for the
+    second.
+    """
+    slices = _column_slices(X)
+
+    def apply(V):
+        column_sums = V.sum(axis=0)
+        transposed = np.ascontiguousarray(V.T)
+        product = np.zeros(V.shape)
+        block_product = np.empty(V.shape)
+        mean_product = np.zeros(V.shape[1])
+        for columns in slices:
+            data = X[:, columns]
+            coefficients = (transposed @ data).T
+            coefficients -= np.outer(location[columns], column_sums)
+            np.matmul(data, coefficients, out=block_product)
+            product += block_product
+            mean_product += location[columns] @ coefficients
+        product -= mean_product
+        return product
+
+    return apply
+
+
+def _eigenpairs_from_gram(X, location, n_factors):
+    """The top eigenpairs of ``X_c X_c'`` from the Gram matrix of the smaller side.
+
+    Returns the eigenvalues and the orthonormal scores basis ``U`` (T x K).
+    """
+    n_samples, n_features = X.shape
+    if n_samples <= n_features:
+        return _top_eigenpairs(_centred_row_gram(X, location), n_factors)
+    centred = X - location
+    eigenvalues, components = _top_eigenpairs(centred.T @ centred, n_factors)
+    return eigenvalues, (centred @ components) / np.sqrt(eigenvalues)
+
+
 def _centred_row_gram(X, location):
     """``X_c X_c'`` (upper triangle) without holding a centred copy of ``X``."""
     n_samples = X.shape[0]
     gram = np.zeros((n_samples, n_samples), order="F")
-    for block in _column_blocks(X):
-        centred = np.subtract(X[:, block], location[block], order="C")
+    for _, centred in _centred_column_blocks(X, location):
         # syrk on the transposed (Fortran-ordered) block: no copy, half the flops.
         dsyrk(1.0, centred.T, beta=1.0, c=gram, trans=1, overwrite_c=True)
     return gram
@@ -695,19 +815,41 @@ def _project_columns(X, location, basis):
     """
     projections = np.empty((X.shape[1], basis.shape[1]))
     residual_ss = np.empty(X.shape[1])
-    for block in _column_blocks(X):
-        centred = np.subtract(X[:, block], location[block], order="C")
-        projections[block] = centred.T @ basis
-        centred -= basis @ projections[block].T
+    for block, centred in _centred_column_blocks(X, location):
+        coordinates = centred.T @ basis
+        projections[block] = coordinates
+        # In place on the transposed (Fortran-ordered) block:
+        # X_c' := X_c' - coordinates basis'.
+        dgemm(-1.0, coordinates, basis, beta=1.0, c=centred.T, trans_b=1, overwrite_c=1)
         residual_ss[block] = np.einsum("ij,ij->j", centred, centred)
     return projections, residual_ss
 
 
-def _column_blocks(X):
+def _centred_column_blocks(X, location):
+    """``(columns, X[:, columns] - location[columns])`` for blocks of columns.
+
+    The blocks hold about ``BLOCK_BYTES`` each, small enough to stay in
+    cache between the operations on one block, and share one buffer
+    (C-ordered), so each is only valid until the next is produced: a fresh
+    temporary of that size per block would cost its page faults every time.
+    """
+    slices = _column_slices(X)
+    buffer = np.empty((X.shape[0], slices[0].stop))
+    for columns in slices:
+        size = columns.stop - columns.start
+        centred = buffer if size == buffer.shape[1] else np.empty((X.shape[0], size))
+        np.subtract(X[:, columns], location[columns], out=centred)
+        yield columns, centred
+
+
+def _column_slices(X):
     """Slices of columns of ``X`` holding about ``BLOCK_BYTES`` each."""
     n_samples, n_features = X.shape
     width = max(1, BLOCK_BYTES // (X.itemsize * n_samples))
-    return [slice(start, start + width) for start in range(0, n_features, width)]
+    return [
+        slice(start, min(start + width, n_features))
+        for start in range(0, n_features, width)
+    ]
 
 
 def _frozen_array(a, name, ndim):
@@ -752,25 +894,44 @@ def _scale_rows(a, scale):
     return a * scale if a.ndim == 1 else a * scale[:, np.newaxis]
 
 
-def _capacitance_factor(root, diagonal):
-    """Cholesky factor of ``I + U' D^{-1} U``, or None when there is no factor."""
-    if root.shape[1] == 0:
-        return None
-    scaled = _scale_rows(root, 1.0 / np.sqrt(diagonal))
-    capacitance = scaled.T @ scaled
-    capacitance[np.diag_indices_from(capacitance)] += 1.0
-    return cho_factor(capacitance, lower=True)
+@dataclass(frozen=True)
+class _Woodbury:
+    r"""What solves with ``diag(diagonal) + U U'`` share, for one diagonal.
 
+    ``inv_sqrt`` is :math:`D^{-1/2}`, ``scaled_root`` :math:`\tilde U =
+    D^{-1/2} U` and ``cholesky`` the lower Cholesky factor of the capacitance
+    matrix :math:`I + \tilde U'\tilde U` (None without factors).
+    """
 
-def _woodbury_solve(root, diagonal, rhs, factor=None):
-    """Solve ``(diag(diagonal) + U U') x = rhs`` on rows scaled by ``D^{-1/2}``."""
-    if factor is None:
-        factor = _capacitance_factor(root, diagonal)
-    inv_sqrt = 1.0 / np.sqrt(diagonal)
-    scaled_rhs = _scale_rows(rhs, inv_sqrt)
-    if factor is not None:
-        scaled_root = _scale_rows(root, inv_sqrt)
-        scaled_rhs = scaled_rhs - scaled_root @ cho_solve(
-            factor, scaled_root.T @ scaled_rhs
-        )
-    return _scale_rows(scaled_rhs, inv_sqrt)
+    inv_sqrt: np.ndarray
+    scaled_root: np.ndarray
+    cholesky: np.ndarray | None
+
+    @classmethod
+    def factor(cls, root, diagonal):
+        inv_sqrt = 1.0 / np.sqrt(diagonal)
+        scaled_root = root * inv_sqrt[:, np.newaxis]
+        if root.shape[1] == 0:
+            return cls(inv_sqrt, scaled_root, None)
+        capacitance = scaled_root.T @ scaled_root
+        capacitance.flat[:: root.shape[1] + 1] += 1.0
+        # LAPACK directly: for K x K matrices scipy's cho_factor and cho_solve
+        # wrappers cost more than the factorisation. The eigenvalues of the
+        # capacitance matrix are at least 1: only overflow can make it fail.
+        cholesky, info = dpotrf(capacitance, lower=1, clean=0, overwrite_a=1)
+        if info != 0:
+            raise LinAlgError(
+                f"The Woodbury capacitance matrix could not be factored "
+                f"(LAPACK dpotrf info={info}): the covariance overflows."
+            )
+        return cls(inv_sqrt, scaled_root, cholesky)
+
+    def solve(self, rhs):
+        """``x`` with ``(D + U U') x = rhs``, on the rows scaled by ``D^{-1/2}``."""
+        scaled_rhs = _scale_rows(rhs, self.inv_sqrt)
+        if self.cholesky is not None:
+            coefficients, _ = dpotrs(
+                self.cholesky, self.scaled_root.T @ scaled_rhs, lower=1
+            )
+            scaled_rhs = scaled_rhs - self.scaled_root @ coefficients
+        return _scale_rows(scaled_rhs, self.inv_sqrt)

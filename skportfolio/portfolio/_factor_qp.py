@@ -38,7 +38,7 @@ References
 """
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg.lapack import dpotrf, dpotrs
 
 from skportfolio._constraints import independent_equalities
 from skportfolio._qp import QPResult, solve_qp
@@ -124,20 +124,27 @@ class _Dual:
 
     def __init__(self, diagonal, root, q, constraints):
         self.d, self.q, self.constraints = diagonal, q, constraints
+        self.inverse_d = 1.0 / diagonal
         self.lb, self.ub = constraints.lb, constraints.ub
         self.n_factors = root.shape[1]
         self.n_eq = constraints.A_eq.shape[0]
         rows = np.vstack([constraints.A_eq, constraints.A_ub])
-        self.G = np.hstack([root, rows.T])
+        # Products with G and G' are faster on its columns, gathering rows
+        # faster on its rows: G is kept in Fortran order, and its rows scaled
+        # by D^{-1/2}, from which the curvature G_F' D_F^{-1} G_F is one
+        # product of a gathered block with itself, in C order.
+        self.G = np.asfortranarray(np.hstack([root, rows.T]))
         self.abs_G = np.abs(self.G)
+        self.scaled_G = np.ascontiguousarray(
+            self.G * np.sqrt(self.inverse_d)[:, np.newaxis]
+        )
         self.b = np.concatenate([constraints.b_eq, constraints.b_ub])
         self.n_dual = self.G.shape[1]
         self.n_rows = rows.shape[0]
         # The typical curvature of g along a row's multiplier, for the
         # regularisation: sum over the assets of a_i² / d_i.
-        inverse = 1.0 / self.d
         self.row_scale = np.maximum(
-            (rows * rows) @ inverse / self.d.size, np.mean(inverse)
+            (rows * rows) @ self.inverse_d / self.d.size, np.mean(self.inverse_d)
         )
 
     # ------------------------------------------------------------ evaluation
@@ -145,9 +152,13 @@ class _Dual:
         """``r = q + Gz``, the minimising weights and the free assets."""
         r = self.q + self.G @ z
         unclipped = -r / self.d
-        weights = np.clip(unclipped, self.lb, self.ub)
+        weights = self._clip(unclipped)
         free = (unclipped > self.lb) & (unclipped < self.ub)
         return r, weights, free
+
+    def _clip(self, w):
+        # np.clip costs twice as much with array bounds.
+        return np.minimum(np.maximum(w, self.lb), self.ub)
 
     def value(self, z, r, weights):
         """``g(z)``, and a bound on its rounding error."""
@@ -237,27 +248,26 @@ class _Dual:
         # sorted.
         start, end = 0.0, self._multiplier_limit(z, step)
         if end > 1.0:
-            at_one = np.clip(-(r + s) / self.d, self.lb, self.ub)
+            at_one = self._clip(-(r + s) / self.d)
             derivative_at_one = float(s @ at_one) + constant + slope
             if derivative_at_one > 0:
                 start, derivative = 1.0, derivative_at_one
             else:
                 end = 1.0
-        moving = s != 0
-        s, r, d = s[moving], r[moving], self.d[moving]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            reach_lb = (-r - d * self.lb[moving]) / s
-            reach_ub = (-r - d * self.ub[moving]) / s
-        enter = np.where(s > 0, reach_ub, reach_lb)  # leaves its bound
-        leave = np.where(s > 0, reach_lb, reach_ub)  # reaches the other one
-        curvature = s * s / d
-        slope -= curvature[(enter <= start) & (leave > start)].sum()
-        times = np.concatenate([enter, leave])
-        changes = np.concatenate([-curvature, curvature])
-        inside = (times > start) & (times < end)
-        order = np.argsort(times[inside], kind="stable")
-        knots = np.concatenate([[start], times[inside][order]])
-        slopes = slope + np.concatenate([[0.0], np.cumsum(changes[inside][order])])
+        enter, leave, curvature = self._kinks(r, s)
+        # compress: boolean indexing costs several times as much.
+        slope -= curvature.compress((enter <= start) & (leave > start)).sum()
+        entering = (enter > start) & (enter < end)
+        leaving = (leave > start) & (leave < end)
+        times = np.concatenate([enter.compress(entering), leave.compress(leaving)])
+        changes = np.concatenate(
+            [-curvature.compress(entering), curvature.compress(leaving)]
+        )
+        # The order of kinks at the same time does not matter: the segments
+        # between them have zero length.
+        order = np.argsort(times)
+        knots = np.concatenate([[start], times[order]])
+        slopes = slope + np.concatenate([[0.0], np.cumsum(changes[order])])
         # The derivative at each knot; the root is in the first segment
         # whose end has a non-positive derivative.
         at_knots = derivative + np.concatenate(
@@ -268,6 +278,24 @@ class _Dual:
         if slopes[k] < 0:
             return min(knots[k] - at_knots[k] / slopes[k], end)
         return end
+
+    def _kinks(self, r, s):
+        """When each moving asset becomes free and bound again along ``r + t s``.
+
+        Returns ``(enter, leave, curvature)`` for the assets with
+        ``s_i != 0``: asset ``i`` is strictly inside its bounds for ``t`` in
+        ``(enter_i, leave_i)``, where it adds ``-curvature_i = -s_i² / d_i``
+        to the slope of the derivative along the line.
+        """
+        d, lb, ub = self.d, self.lb, self.ub
+        moving = s != 0
+        if not moving.all():
+            s, r, d, lb, ub = (a.compress(moving) for a in (s, r, d, lb, ub))
+        reach_lb = (-r - d * lb) / s
+        reach_ub = (-r - d * ub) / s
+        # Both times are ordered as the bounds are (lb <= ub) when s < 0,
+        # reversed when s > 0.
+        return np.minimum(reach_lb, reach_ub), np.maximum(reach_lb, reach_ub), s * s / d
 
     def _degenerate_step(self, z, gradient):
         """A step in one block of ``z`` when no asset is free.
@@ -313,7 +341,8 @@ class _Dual:
         K = self.n_factors
         if not free.any():
             return self._degenerate_step(z, gradient)
-        curvature = self.G[free].T @ (self.G[free] / self.d[free, np.newaxis])
+        scaled = self.scaled_G.compress(free, axis=0)
+        curvature = scaled.T @ scaled
         curvature[np.diag_indices(K)] += 1.0
         violation = np.max(np.abs(gradient[K:]), initial=0.0)
         relative = min(1.0, violation / max(1.0, np.max(np.abs(self.b), initial=0.0)))
@@ -329,10 +358,12 @@ class _Dual:
         curvature = 0.5 * (curvature + curvature.T)
         gradient = gradient * scaling
         if self.n_rows == self.n_eq:
-            try:
-                return scaling * cho_solve(cho_factor(curvature), gradient)
-            except LinAlgError:
-                return scaling * np.linalg.lstsq(curvature, gradient, rcond=None)[0]
+            # LAPACK directly: scipy's wrappers cost more than factoring a
+            # matrix of K + m rows.
+            factor, info = dpotrf(curvature, lower=0, clean=0)
+            if info == 0:
+                return scaling * dpotrs(factor, gradient, lower=0)[0]
+            return scaling * np.linalg.lstsq(curvature, gradient, rcond=None)[0]
         lower = np.full(self.n_dual, -np.inf)
         lower[K + self.n_eq :] = -z[K + self.n_eq :] / scaling[K + self.n_eq :]
         return scaling * solve_qp(curvature, -gradient, lb=lower).x

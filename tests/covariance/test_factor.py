@@ -26,6 +26,9 @@ from skportfolio.covariance import (
     FactorModelCovariance,
     factor_minimum_variance,
 )
+from skportfolio.covariance import _factor as factor_module
+from skportfolio.covariance._factor import _data_gram_product
+from skportfolio.covariance._krylov import SINE_TOL, largest_eigenpairs
 from skportfolio.exceptions import NotPositiveSemidefiniteError
 
 
@@ -75,6 +78,7 @@ class StatisticalFactorModel(FactorModelCovariance):
         FactorModelCovariance(),
         FactorModelCovariance(n_factors=2),
         StatisticalFactorModel(),
+        StatisticalFactorModel(solver="eigh"),
     ]
 )
 def test_sklearn_compatible(estimator, check):
@@ -327,6 +331,151 @@ def test_constant_returns_are_rejected():
 
 
 # ----------------------------------------------------------------------
+# Block Krylov eigensolver (skportfolio.covariance._krylov)
+# ----------------------------------------------------------------------
+def psd_with_spectrum(seed, top, n_bulk, bulk=(0.5, 1.0)):
+    """A random symmetric matrix with eigenvalues ``top`` and a uniform bulk."""
+    rng = np.random.default_rng(seed)
+    size = len(top) + n_bulk
+    values = np.concatenate([top, rng.uniform(*bulk, n_bulk)])
+    vectors = np.linalg.qr(rng.normal(size=(size, size)))[0]
+    return (vectors * values) @ vectors.T, vectors[:, : len(top)]
+
+
+def test_krylov_matches_dense_eigh_with_certified_accuracy():
+    top = [50.0, 20.0, 8.0, 4.0]
+    matrix, vectors = psd_with_spectrum(30, top, 196)
+    values, found = largest_eigenpairs(matrix.__matmul__, 200, 4, max_steps=40)
+    np.testing.assert_allclose(values, top, rtol=1e-13)
+    np.testing.assert_allclose(found.T @ found, np.eye(4), atol=1e-14)
+    # Each vector within SINE_TOL of its eigenvector: |cos| = sqrt(1 - sin²).
+    cosines = np.abs(np.sum(found * vectors, axis=0))
+    assert np.all(1.0 - cosines <= SINE_TOL**2 + 1e-15)
+    residuals = matrix @ found - found * values
+    assert np.max(np.linalg.norm(residuals, axis=0)) <= SINE_TOL * 4.0
+
+
+def test_krylov_gives_up_when_the_last_eigenvalue_has_no_gap():
+    # The 3rd and 4th eigenvalues nearly coincide: no bound on the 3rd
+    # vector can be certified, and the iteration stops early.
+    matrix, _ = psd_with_spectrum(31, [50.0, 20.0, 8.0, 8.0 * (1 + 1e-9)], 196)
+    assert largest_eigenpairs(matrix.__matmul__, 200, 3, max_steps=40) is None
+
+
+def test_krylov_gives_up_when_the_space_stops_growing():
+    # Rank 5 < the 7 columns of a block: the second block would not be new
+    # directions, and the first one does not hold the eigenvectors.
+    matrix, _ = psd_with_spectrum(32, [9.0, 5.0, 3.0, 2.0, 1.0], 55, (0, 0))
+    assert largest_eigenpairs(matrix.__matmul__, 60, 3, max_steps=8) is None
+
+
+def test_krylov_respects_its_step_budget():
+    calls = []
+    matrix, _ = psd_with_spectrum(33, [10.0, 9.0, 8.5], 197, (0.5, 8.0))
+
+    def apply(V):
+        calls.append(V.shape[1])
+        return matrix @ V
+
+    assert largest_eigenpairs(apply, 200, 3, max_steps=3) is None
+    assert len(calls) <= 3
+
+
+def test_data_products_are_the_centred_gram_products():
+    X, _ = factor_returns(seed=34, n_samples=70, n_features=500)
+    V = np.random.default_rng(34).normal(size=(70, 6))
+    centred = X - X.mean(axis=0)
+    product = _data_gram_product(X, X.mean(axis=0))(V)
+    expected = centred @ (centred.T @ V)
+    np.testing.assert_allclose(
+        product, expected, rtol=0, atol=1e-13 * np.abs(expected).max()
+    )
+
+
+def krylov_outcomes(monkeypatch):
+    """Record what the block Krylov solver returns inside FactorModelCovariance."""
+    outcomes = []
+
+    def recording(*args, **kwargs):
+        result = largest_eigenpairs(*args, **kwargs)
+        outcomes.append(result is not None)
+        return result
+
+    monkeypatch.setattr(factor_module, "largest_eigenpairs", recording)
+    return outcomes
+
+
+def assert_same_model(fitted, reference, rtol):
+    np.testing.assert_allclose(fitted.location_, reference.location_, rtol=1e-15)
+    np.testing.assert_allclose(fitted.loadings_, reference.loadings_, rtol=0, atol=rtol)
+    np.testing.assert_allclose(
+        fitted.factor_covariance_, reference.factor_covariance_, rtol=rtol
+    )
+    np.testing.assert_allclose(
+        fitted.idiosyncratic_variances_,
+        reference.idiosyncratic_variances_,
+        rtol=rtol,
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "n_features"), [(400, 400), (1200, 600)], ids=["T=N", "T>N"]
+)
+def test_krylov_path_agrees_with_the_gram_path(monkeypatch, n_samples, n_features):
+    X, _ = factor_returns(seed=35, n_samples=n_samples, n_features=n_features)
+    outcomes = krylov_outcomes(monkeypatch)
+    fitted = FactorModelCovariance(n_factors=3).fit(X)
+    assert outcomes == [True]
+    reference = FactorModelCovariance(n_factors=3, solver="eigh").fit(X)
+    assert outcomes == [True]
+    assert_same_model(fitted, reference, rtol=1e-10)
+
+
+def test_weak_factors_fall_back_to_the_gram_path(monkeypatch):
+    # Four factors of which only two are strong, the other two are buried
+    # in the noise: no gap after the fourth eigenvalue.
+    rng = np.random.default_rng(36)
+    n_samples, n_features = 500, 500
+    factors = rng.normal(size=(n_samples, 4)) * [0.05, 0.03, 0.001, 0.001]
+    X = factors @ rng.normal(size=(4, n_features)) + rng.normal(
+        scale=0.02, size=(n_samples, n_features)
+    )
+    outcomes = krylov_outcomes(monkeypatch)
+    fitted = FactorModelCovariance(n_factors=4).fit(X)
+    assert outcomes == [False]
+    reference = FactorModelCovariance(n_factors=4, solver="eigh").fit(X)
+    np.testing.assert_array_equal(fitted.covariance_, reference.covariance_)
+
+
+def test_returns_far_from_zero_mean_take_the_gram_path(monkeypatch):
+    # Price levels rather than returns: centring through the products would
+    # lose digits, so the converged Krylov result is not used.
+    X, _ = factor_returns(seed=37, n_samples=400, n_features=400)
+    prices = 100.0 + X
+    outcomes = krylov_outcomes(monkeypatch)
+    fitted = FactorModelCovariance(n_factors=3).fit(prices)
+    assert outcomes == [True]
+    reference = FactorModelCovariance(n_factors=3, solver="eigh").fit(prices)
+    np.testing.assert_array_equal(fitted.covariance_, reference.covariance_)
+    returns = FactorModelCovariance(n_factors=3).fit(X)
+    np.testing.assert_allclose(fitted.location_ - 100.0, returns.location_, atol=1e-12)
+    np.testing.assert_allclose(fitted.loadings_, returns.loadings_, atol=1e-9)
+
+
+def test_low_rank_returns_fall_back_to_the_gram_path(monkeypatch):
+    # Rank 6, below the 7 columns of a Krylov block.
+    rng = np.random.default_rng(38)
+    X = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 400))
+    outcomes = krylov_outcomes(monkeypatch)
+    fitted = FactorModelCovariance(n_factors=3).fit(X)
+    assert outcomes == [False]
+    reference = FactorModelCovariance(n_factors=3, solver="eigh").fit(X)
+    np.testing.assert_array_equal(fitted.covariance_, reference.covariance_)
+    with pytest.raises(ValueError, match="rank 2"):
+        FactorModelCovariance(n_factors=3).fit(X[:, :2] @ rng.normal(size=(2, 400)))
+
+
+# ----------------------------------------------------------------------
 # Observed factors
 # ----------------------------------------------------------------------
 def test_observed_factors_match_linear_regression():
@@ -431,7 +580,7 @@ def test_clone_and_pickle():
     X, _ = factor_returns(seed=15)
     est = FactorModelCovariance(n_factors=2).fit(X)
     fresh = clone(est)
-    assert fresh.get_params() == {"n_factors": 2}
+    assert fresh.get_params() == {"n_factors": 2, "solver": "auto"}
     assert not hasattr(fresh, "covariance_")
     restored = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(restored.covariance_, est.covariance_)
