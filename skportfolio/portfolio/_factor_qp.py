@@ -100,7 +100,7 @@ def solve_factor_qp(covariance, q, constraints):
     independent, eq_rows = independent_equalities(constraints)
     diagonal, root = covariance.diagonal_and_root()
     dual = _Dual(diagonal, root, q, independent)
-    z, n_iter = dual.maximise()
+    z, n_iter = dual.maximise(_equality_start(covariance, root, q, independent))
     x, independent_eq, ineq = dual.primal(z)
     lower, upper = _certified_bound_multipliers(
         covariance, q, independent, x, independent_eq, ineq
@@ -116,6 +116,25 @@ def solve_factor_qp(covariance, q, constraints):
         upper=upper,
         n_iter=n_iter,
         n_proximal=0,
+    )
+
+
+def _equality_start(covariance, root, q, constraints):
+    """The dual point of the problem without its bounds and inequalities.
+
+    Its minimiser ``x = -Σ⁻¹(q + A_eq'ν)``, with ``ν`` from
+    ``A_eq x = b_eq``, costs one Woodbury solve; ``λ = U'x`` and ``ν`` make
+    ``-r / d`` equal to ``x``, so Newton's method starts from the clipped
+    unconstrained optimum rather than from ``w = clip(-q / d)``, which
+    ignores every correlation.
+    """
+    A, b = constraints.A_eq, constraints.b_eq
+    solved = covariance.solve(np.column_stack([A.T, q]))
+    inverse_a, inverse_q = solved[:, :-1], solved[:, -1]
+    multipliers = np.linalg.solve(A @ inverse_a, -(b + A @ inverse_q))
+    x = -(inverse_q + inverse_a @ multipliers)
+    return np.concatenate(
+        [root.T @ x, multipliers, np.zeros(constraints.A_ub.shape[0])]
     )
 
 
@@ -191,13 +210,12 @@ class _Dual:
         return bool(np.all(np.abs(gradient) <= tolerance))
 
     # -------------------------------------------------------------- maximise
-    def maximise(self):
-        """The maximiser of ``g`` and the iterations it took.
+    def maximise(self, z):
+        """The maximiser of ``g`` from ``z`` and the iterations it took.
 
         Stops when the gradient is at rounding level, or when ``g`` has not
         increased beyond its rounding error for ``PATIENCE`` steps.
         """
-        z = np.zeros(self.n_dual)
         r, weights, free = self.weights(z)
         value, _ = self.value(z, r, weights)
         stalled = 0
