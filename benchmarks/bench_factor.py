@@ -48,64 +48,21 @@ benchmark script (``--help``).
 """
 
 import gc
-import re
 import sys
 import tracemalloc
-from dataclasses import dataclass
 from functools import cache
 
 import _harness
 import numpy as np
+from _factor_problem import ESTIMATORS, RISK_AVERSION, make_problem, parse_size
 from sklearn.base import BaseEstimator
 
-SEED = 20240611
-RISK_AVERSION = 10.0
 DENSE_MAX_ASSETS = 5000
 SIZES = ["1000x1000x10", "1000x5000x10", "1000x20000x10"]
 QUICK_SIZES = ["250x300x5", "250x1000x5"]
-_SIZE_PATTERN = re.compile(r"^(\d+)x(\d+)x(\d+)$")
 
 FACTOR, DENSE = "factor path", "dense path"
 FACTOR_GIVEN, DENSE_GIVEN = "factor path, given Σ", "dense path, given Σ"
-
-
-@dataclass(frozen=True)
-class Problem:
-    X: np.ndarray
-    n_factors: int
-    structure: object  # the fitted FactorCovariance
-    mean: np.ndarray
-
-
-def parse_size(label):
-    """``"1000x20000x10"``: 1000 periods of 20000 assets, 10 factors."""
-    match = _SIZE_PATTERN.match(label)
-    if match is None:
-        raise ValueError("expected N_PERIODSxN_ASSETSxN_FACTORS")
-    n_periods, n_assets, n_factors = map(int, match.groups())
-    if not 1 <= n_factors < min(n_periods, n_assets):
-        raise ValueError("need 1 <= factors < min(periods, assets)")
-    return n_periods, n_assets, n_factors
-
-
-@cache
-def make_problem(size):
-    """Returns of a ``K``-factor model, and the model fitted to them.
-
-    Cached: the four estimator tables share each size's returns.
-    """
-    from skportfolio.covariance import FactorModelCovariance
-
-    n_periods, n_assets, n_factors = size
-    rng = np.random.default_rng(SEED)
-    factor_volatility = 0.02 * np.geomspace(1.0, 0.2, n_factors)
-    loadings = rng.normal(0.0, 0.5, size=(n_factors, n_assets))
-    loadings[0] += 1.0  # a market factor
-    X = (rng.standard_normal((n_periods, n_factors)) * factor_volatility) @ loadings
-    X += rng.standard_normal((n_periods, n_assets)) * rng.uniform(0.01, 0.03, n_assets)
-    X += rng.uniform(0.0, 1e-3, n_assets)
-    structure = FactorModelCovariance(n_factors=n_factors).fit(X).factor_structure_
-    return Problem(X=X, n_factors=n_factors, structure=structure, mean=X.mean(axis=0))
 
 
 # ------------------------------------------------------------ covariance estimators
@@ -156,31 +113,6 @@ def _refuse_large(n_assets):
 @cache
 def _dense_matrix(size):
     return make_problem(size).structure.dense()
-
-
-# ----------------------------------------------------------------------- estimators
-def _min_variance_budget():
-    from skportfolio import MinimumVariance
-
-    return MinimumVariance(min_weights=None, max_weights=None)
-
-
-def _min_variance_long_only():
-    from skportfolio import MinimumVariance
-
-    return MinimumVariance()
-
-
-def _mean_variance():
-    from skportfolio import MeanVariance
-
-    return MeanVariance(risk_aversion=RISK_AVERSION)
-
-
-def _risk_parity():
-    from skportfolio import RiskParity
-
-    return RiskParity()
 
 
 def _contenders(make_estimator):
@@ -259,28 +191,24 @@ def _risk_parity_score(problem, weights):
     )
 
 
-_ESTIMATORS = {
+_TABLES = {
     "min-variance-budget": (
         "Minimum variance, budget only: min w'Σw s.t. 1'w = 1",
-        _min_variance_budget,
         _variance_score(long_only=False),
         True,
     ),
     "min-variance-long-only": (
         "Minimum variance, long-only: min w'Σw s.t. 1'w = 1, 0 <= w <= 1",
-        _min_variance_long_only,
         _variance_score(long_only=True),
         True,
     ),
     "mean-variance": (
         f"Mean-variance: max μ'w - {RISK_AVERSION:g}/2 w'Σw s.t. 1'w = 1, 0 <= w <= 1",
-        _mean_variance,
         _mean_variance_score,
         True,
     ),
     "risk-parity": (
         "Risk parity: w_i (Σw)_i / w'Σw = 1/N, 1'w = 1, w >= 0",
-        _risk_parity,
         _risk_parity_score,
         False,
     ),
@@ -296,13 +224,13 @@ BENCHMARKS = {
         parse_size=parse_size,
         make_problem=make_problem,
         score=score,
-        contenders=_contenders(make_estimator),
+        contenders=_contenders(ESTIMATORS[kind]),
         sizes=SIZES,
         quick_sizes=QUICK_SIZES,
         reference=FACTOR,
         compare_objectives=compare,
     )
-    for kind, (title, make_estimator, score, compare) in _ESTIMATORS.items()
+    for kind, (title, score, compare) in _TABLES.items()
 }
 
 
