@@ -55,6 +55,11 @@ STALL_RATE = 0.7
 #: is rounding error: the space has stopped growing. Above it, two rounds of
 #: classical Gram-Schmidt orthogonalise to working precision.
 BREAKDOWN = 1e-10
+#: Most steps ever taken, whatever the caller allows: the basis and its
+#: image hold ``2 (MAX_STEPS + 1)`` blocks, and eigenvalues separated so
+#: weakly that well over the 11 to 17 steps of typical factor models are
+#: needed are better left to a dense eigensolver.
+MAX_STEPS = 40
 #: Seed of the Gaussian start block, so that results are reproducible.
 SEED = 0
 
@@ -73,7 +78,8 @@ def largest_eigenpairs(apply, size, n_pairs, max_steps):
         Number of eigenpairs sought.
     max_steps : int
         Most products of ``A`` with a block of ``n_pairs + OVERSAMPLING``
-        vectors to spend.
+        vectors to spend (at most ``MAX_STEPS``, and fewer than ``size``
+        columns in all).
 
     Returns
     -------
@@ -95,7 +101,7 @@ def largest_eigenpairs(apply, size, n_pairs, max_steps):
     certificate, which rounding could otherwise make optimistic.
     """
     block = n_pairs + OVERSAMPLING
-    max_steps = min(max_steps, size // block - 1)
+    max_steps = min(max_steps, MAX_STEPS, size // block - 1)
     if max_steps < 1:
         return None
     space = _KrylovSpace(apply, size, block, max_steps)
