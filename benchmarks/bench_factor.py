@@ -41,7 +41,8 @@ assets, where ``Σ`` alone would take 3.2 GB (``N = 20000``).
 
 Size labels are ``TxNxK``; defaults ``1000x1000x10``, ``1000x5000x10``,
 ``1000x20000x10`` (``X`` alone is 160 MB at ``N = 20000``). Like every script
-here it runs on one thread (see ``_harness``).
+here it runs on one thread (see ``_harness``); ``bench_factor_threads.py``
+times the factor path with the BLAS library's default thread count.
 
 Run ``python benchmarks/bench_factor.py --quick``; options as for every
 benchmark script (``--help``).
