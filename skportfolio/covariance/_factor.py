@@ -815,8 +815,12 @@ def _project_columns(X, location, basis):
     """
     projections = np.empty((X.shape[1], basis.shape[1]))
     residual_ss = np.empty(X.shape[1])
+    basis = np.asfortranarray(basis)
     for block, centred in _centred_column_blocks(X, location):
-        coordinates = centred.T @ basis
+        # scipy's BLAS for both products, as for the Gram matrix: numpy's is
+        # a second OpenBLAS, whose threads would keep spinning while these
+        # run and take the cores from them.
+        coordinates = dgemm(1.0, centred.T, basis)
         projections[block] = coordinates
         # In place on the transposed (Fortran-ordered) block:
         # X_c' := X_c' - coordinates basis'.

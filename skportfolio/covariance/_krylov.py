@@ -38,7 +38,6 @@ References
 """
 
 import numpy as np
-from scipy.linalg import eigh, qr
 
 #: Columns of the block beyond the eigenpairs sought: the space then also
 #: resolves the next eigenvalue, which bounds the gap of the last pair.
@@ -46,8 +45,8 @@ OVERSAMPLING = 4
 #: Certified bound on the sine of the angle between each returned vector and
 #: its eigenvector.
 SINE_TOL = 1e-12
-#: Steps before the rate of convergence is judged: the first residuals say
-#: little about it.
+#: Steps checked before the rate of convergence is judged: the first
+#: residuals say little about it.
 PATIENCE = 3
 #: A step that reduces the error bound by less than this factor is a stall.
 STALL_RATE = 0.7
@@ -105,9 +104,12 @@ def largest_eigenpairs(apply, size, n_pairs, max_steps):
     if max_steps < 1:
         return None
     space = _KrylovSpace(apply, size, block, max_steps)
-    bounds = []
-    for _ in range(max_steps):
+    checks = []  # (step, bound) at every Rayleigh-Ritz step
+    next_check = 1
+    for step in range(1, max_steps + 1):
         growing = space.grow()
+        if step < next_check and growing:
+            continue
         values, coefficients = space.ritz_pairs(n_pairs + 1)
         bound = _sine_bound(values, space.residual_estimates(coefficients), n_pairs)
         if bound <= SINE_TOL:
@@ -115,14 +117,20 @@ def largest_eigenpairs(apply, size, n_pairs, max_steps):
             if _sine_bound(values, residuals, n_pairs) <= SINE_TOL:
                 return values[:n_pairs], vectors[:, :n_pairs]
             return None  # the residuals have reached their rounding level
-        bounds.append(bound)
-        if not growing or not _may_converge(bounds, max_steps):
+        checks.append((step, bound))
+        next_check = _next_check(checks, max_steps)
+        if not growing or next_check is None:
             return None
     return None
 
 
 class _KrylovSpace:
-    """The basis ``Q`` of a block Krylov space, ``AQ`` and ``Q'AQ``."""
+    """The basis ``Q`` of a block Krylov space, ``AQ`` and ``Q'AQ``.
+
+    All linear algebra goes through numpy, like the products of the caller's
+    operator: numpy and scipy each ship an OpenBLAS, and alternating between
+    them leaves one's threads spinning while the other's run.
+    """
 
     def __init__(self, apply, size, block, max_steps):
         width = block * (max_steps + 1)
@@ -131,7 +139,7 @@ class _KrylovSpace:
         self.images = np.empty((size, width))
         self.projected = np.empty((width, width))
         start = np.random.default_rng(SEED).standard_normal((size, block))
-        self.basis[:, :block] = qr(start, mode="economic", check_finite=False)[0]
+        self.basis[:, :block] = np.linalg.qr(start)[0]
         self.end = 0
         self.triangle = None
 
@@ -154,7 +162,7 @@ class _KrylovSpace:
         self.end = end
         direction = image - basis @ coupling
         direction -= basis @ (basis.T @ direction)
-        direction, self.triangle = qr(direction, mode="economic", check_finite=False)
+        direction, self.triangle = np.linalg.qr(direction)
         scale = np.max(np.linalg.norm(image, axis=0))
         if not np.min(np.abs(np.diag(self.triangle))) > BREAKDOWN * scale:
             return False
@@ -163,13 +171,10 @@ class _KrylovSpace:
 
     def ritz_pairs(self, n_pairs):
         """The ``n_pairs`` largest eigenvalues of ``Q'AQ`` and their eigenvectors."""
-        end = self.end
-        values, coefficients = eigh(
-            self.projected[:end, :end],
-            subset_by_index=[end - n_pairs, end - 1],
-            check_finite=False,
+        values, coefficients = np.linalg.eigh(
+            self.projected[: self.end, : self.end], UPLO="L"
         )
-        return values[::-1], coefficients[:, ::-1]
+        return values[: -n_pairs - 1 : -1], coefficients[:, : -n_pairs - 1 : -1]
 
     def residual_estimates(self, coefficients):
         """``||R y_j||``: the residual norms of the Ritz vectors ``Q y``."""
@@ -198,18 +203,28 @@ def _sine_bound(values, residuals, n_pairs):
     return float(np.max(residuals[:n_pairs] / gaps))
 
 
-def _may_converge(bounds, max_steps):
-    """Whether the bounds so far predict the certificate within ``max_steps``."""
-    steps = len(bounds)
-    if steps < PATIENCE:
-        return True
-    previous, latest = bounds[-2], bounds[-1]
+def _next_check(checks, max_steps):
+    """The step of the next Rayleigh-Ritz check, or None to give up.
+
+    The first ``PATIENCE`` steps are all checked; after that the bound's
+    rate of decrease per step since the previous check predicts the step at
+    which it meets the tolerance, and the steps before it only grow the
+    space (a Rayleigh-Ritz step costs ``O(m³)`` for a basis of ``m``
+    columns, as much as the products of a small problem). None when the
+    bound stalls, or is predicted to need more than ``max_steps`` steps.
+    """
+    step, latest = checks[-1]
+    if len(checks) < PATIENCE:
+        return step + 1
+    previous_step, previous = checks[-2]
     if not np.isfinite(latest):
-        return False
+        return None
     if not np.isfinite(previous):
-        return True  # the gaps were resolved by this step: no rate yet
-    rate = latest / previous
+        return step + 1  # the gaps were resolved by this step: no rate yet
+    rate = (latest / previous) ** (1.0 / (step - previous_step))
     if not rate < STALL_RATE:
-        return False
-    remaining = np.log(latest / SINE_TOL) / -np.log(rate)
-    return steps + remaining <= max_steps
+        return None
+    predicted = step + np.log(latest / SINE_TOL) / -np.log(rate)
+    if predicted > max_steps:
+        return None
+    return max(step + 1, int(predicted))
