@@ -7,12 +7,21 @@ Every estimator turns its user-facing parameters (``bounds``, ``sum_to``,
 
 with a readable name for every row and variable, so that an infeasible
 combination is reported in the user's own terms.
+
+The QP layer builds and checks constraints on every solve (many times per fit
+in the portfolio working sets), and numpy spends a microsecond or more on
+each call on small arrays whatever their size: the checks here are
+vectorised over the rows, and the details of a failure (which row, its name)
+are worked out only once something has failed.
 """
 
+import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from numbers import Real
 
 import numpy as np
+from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import linprog
 
 from skportfolio.exceptions import InfeasibleConstraintsError, SolverError
@@ -21,17 +30,21 @@ from skportfolio.exceptions import InfeasibleConstraintsError, SolverError
 FEASIBILITY_TOL = 1e-12
 # Slack below which an inequality is treated as active when cleaning round-off.
 ACTIVE_TOL = 1e-9
+# Relative round-off of evaluating a row ``a @ x``, times ``|a| @ |x|``.
+ROUNDING_FLOOR = 16 * np.finfo(float).eps
 
 
 def _as_matrix(A, n, name):
     if A is None:
         return np.zeros((0, n))
-    A = np.atleast_2d(np.asarray(A, dtype=float))
+    A = np.asarray(A, dtype=float)
+    if A.ndim < 2:
+        A = A.reshape(1, -1)
     if A.ndim != 2 or A.shape[1] != n:
         raise ValueError(
             f"{name} must have shape (n_constraints, {n}); got {np.shape(A)}."
         )
-    if not np.all(np.isfinite(A)):
+    if not np.isfinite(A).all():
         raise ValueError(f"{name} contains NaN or infinite values.")
     return A
 
@@ -41,14 +54,25 @@ def _as_rhs(b, m, name, matrix_name):
         if m:
             raise ValueError(f"{matrix_name} is given but {name} is None.")
         return np.zeros(0)
-    b = np.atleast_1d(np.asarray(b, dtype=float))
+    b = np.asarray(b, dtype=float)
+    if b.ndim == 0:
+        b = b.reshape(1)
     if b.shape != (m,):
         raise ValueError(
             f"{name} must have shape ({m},) to match {matrix_name}; got {b.shape}."
         )
-    if not np.all(np.isfinite(b)):
+    if not np.isfinite(b).all():
         raise ValueError(f"{name} contains NaN or infinite values.")
     return b
+
+
+def _as_names(names, size):
+    if names is None:
+        return None
+    names = tuple(names)
+    if len(names) != size:
+        raise ValueError("Constraint names do not match the number of constraints.")
+    return names
 
 
 def expand_bound(value, n, *, default, name, var_names=None):
@@ -59,22 +83,11 @@ def expand_bound(value, n, *, default, name, var_names=None):
     """
     if value is None:
         return np.full(n, default, dtype=float)
-    if isinstance(value, dict):
-        if var_names is None:
-            raise ValueError(
-                f"{name} is a dict, which needs named variables: fit on a "
-                "DataFrame with column names, or pass an array."
-            )
-        unknown = sorted(set(map(str, value)) - set(map(str, var_names)))
-        if unknown:
-            raise ValueError(f"{name} names unknown variables: {unknown}.")
-        out = np.full(n, default, dtype=float)
-        index = {str(v): i for i, v in enumerate(var_names)}
-        for key, bound in value.items():
-            out[index[str(key)]] = default if bound is None else float(bound)
-        return out
-    if isinstance(value, Real):
-        return np.full(n, float(value))
+    if not isinstance(value, np.ndarray):
+        if isinstance(value, dict):
+            return _bound_from_dict(value, n, default, name, var_names)
+        if isinstance(value, Real):
+            return np.full(n, float(value))
     arr = np.asarray(value, dtype=float)
     if arr.shape != (n,):
         raise ValueError(
@@ -83,11 +96,37 @@ def expand_bound(value, n, *, default, name, var_names=None):
     return np.where(np.isnan(arr), default, arr)
 
 
+def _bound_from_dict(value, n, default, name, var_names):
+    if var_names is None:
+        raise ValueError(
+            f"{name} is a dict, which needs named variables: fit on a "
+            "DataFrame with column names, or pass an array."
+        )
+    unknown = sorted(set(map(str, value)) - set(map(str, var_names)))
+    if unknown:
+        raise ValueError(f"{name} names unknown variables: {unknown}.")
+    out = np.full(n, default, dtype=float)
+    index = {str(v): i for i, v in enumerate(var_names)}
+    for key, bound in value.items():
+        out[index[str(key)]] = default if bound is None else float(bound)
+    return out
+
+
+# Names of the variables and rows that were not given names, by field.
+_DEFAULT_NAMES = {
+    "var_names": "x{}",
+    "eq_names": "A_eq[{0}] x = b_eq[{0}]",
+    "ub_names": "A_ub[{0}] x <= b_ub[{0}]",
+}
+
+
 @dataclass(frozen=True)
 class LinearConstraints:
     """``A_eq x = b_eq``, ``A_ub x <= b_ub``, ``lb <= x <= ub`` with names.
 
     Build it with :meth:`from_arrays`, which validates shapes and values.
+    A names field left None stands for generated names (``x0``, ``x1`` ...,
+    ``A_eq[0] x = b_eq[0]`` ...), formatted only when a message needs one.
     """
 
     A_eq: np.ndarray
@@ -96,9 +135,9 @@ class LinearConstraints:
     b_ub: np.ndarray
     lb: np.ndarray
     ub: np.ndarray
-    eq_names: tuple = field(default=())
-    ub_names: tuple = field(default=())
-    var_names: tuple = field(default=())
+    eq_names: tuple | None = field(default=None)
+    ub_names: tuple | None = field(default=None)
+    var_names: tuple | None = field(default=None)
 
     @classmethod
     def from_arrays(
@@ -115,48 +154,123 @@ class LinearConstraints:
         ub_names=None,
         var_names=None,
     ):
+        """Validated constraints on ``n`` variables from array-likes.
+
+        Parameters
+        ----------
+        n : int
+            Number of variables.
+        A_eq, b_eq, A_ub, b_ub : array-like, optional
+            Rows of ``A_eq x = b_eq`` and ``A_ub x <= b_ub``; a 1-d matrix
+            is one row.
+        lb, ub : scalar, array-like of shape (n,) or None, optional
+            Bounds; None (or NaN in an array) leaves a side free.
+        eq_names, ub_names, var_names : sequence of str, optional
+            Names used in error messages; generated when None.
+
+        Returns
+        -------
+        LinearConstraints
+
+        Raises
+        ------
+        ValueError
+            On a shape mismatch, a NaN or infinite coefficient or right-hand
+            side, a NaN bound, or a lower bound of +inf (upper of -inf).
+        """
         A_eq = _as_matrix(A_eq, n, "A_eq")
         A_ub = _as_matrix(A_ub, n, "A_ub")
         b_eq = _as_rhs(b_eq, A_eq.shape[0], "b_eq", "A_eq")
         b_ub = _as_rhs(b_ub, A_ub.shape[0], "b_ub", "A_ub")
         lb = expand_bound(lb, n, default=-np.inf, name="lower bound")
         ub = expand_bound(ub, n, default=np.inf, name="upper bound")
-        if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
-            raise ValueError("Bounds must not be NaN.")
-        if np.any(lb == np.inf) or np.any(ub == -np.inf):
-            raise ValueError(
-                "A lower bound of +inf or an upper bound of -inf is infeasible."
-            )
-        var_names = (
-            tuple(var_names)
-            if var_names is not None
-            else tuple(f"x{i}" for i in range(n))
+        _check_bound_values(lb, ub)
+        return cls(
+            A_eq,
+            b_eq,
+            A_ub,
+            b_ub,
+            lb,
+            ub,
+            _as_names(eq_names, b_eq.shape[0]),
+            _as_names(ub_names, b_ub.shape[0]),
+            _as_names(var_names, n),
         )
-        eq_names = (
-            tuple(eq_names)
-            if eq_names is not None
-            else tuple(f"A_eq[{i}] x = b_eq[{i}]" for i in range(len(b_eq)))
+
+    @classmethod
+    def from_bounds(
+        cls, n, *, lb=None, ub=None, total=None, total_name=None, var_names=None
+    ):
+        """Bounds on ``n`` variables and, if ``total`` is given, ``sum(x) = total``.
+
+        The constraints of a long-only portfolio or a style regression,
+        validated as by :meth:`from_arrays` but without its generic checks of
+        matrices, which the all-ones row does not need.
+
+        Parameters
+        ----------
+        n : int
+            Number of variables.
+        lb, ub : scalar, array-like of shape (n,) or None, optional
+            Bounds; None (or NaN in an array) leaves a side free.
+        total : float, optional
+            Right-hand side of ``sum(x) = total``; no such row when None.
+        total_name : str, optional
+            Name of that row in error messages.
+        var_names : sequence of str, optional
+            Names of the variables in error messages.
+
+        Returns
+        -------
+        LinearConstraints
+        """
+        lb = expand_bound(lb, n, default=-np.inf, name="lower bound")
+        ub = expand_bound(ub, n, default=np.inf, name="upper bound")
+        _check_bound_values(lb, ub)
+        if total is None:
+            A_eq, b_eq, eq_names = np.zeros((0, n)), np.zeros(0), None
+        else:
+            if not math.isfinite(total):
+                raise ValueError(f"total must be finite; got {total}.")
+            A_eq, b_eq = np.ones((1, n)), np.array([float(total)])
+            eq_names = None if total_name is None else (total_name,)
+        return cls(
+            A_eq,
+            b_eq,
+            np.zeros((0, n)),
+            np.zeros(0),
+            lb,
+            ub,
+            eq_names,
+            None,
+            _as_names(var_names, n),
         )
-        ub_names = (
-            tuple(ub_names)
-            if ub_names is not None
-            else tuple(f"A_ub[{i}] x <= b_ub[{i}]" for i in range(len(b_ub)))
-        )
-        if (
-            len(eq_names) != len(b_eq)
-            or len(ub_names) != len(b_ub)
-            or len(var_names) != n
-        ):
-            raise ValueError("Constraint names do not match the number of constraints.")
-        return cls(A_eq, b_eq, A_ub, b_ub, lb, ub, eq_names, ub_names, var_names)
 
     @property
     def n_vars(self):
         return self.lb.shape[0]
 
-    @property
+    def _name(self, field_name, i):
+        """The name of row or variable ``i`` in the names field ``field_name``."""
+        names = getattr(self, field_name)
+        return names[i] if names is not None else _DEFAULT_NAMES[field_name].format(i)
+
+    def _names(self, field_name, index):
+        return tuple(self._name(field_name, i) for i in index)
+
+    def _stacked_names(self, other, field_name, n_self, n_other):
+        """The names of ``self``'s rows then ``other``'s (``n_self``, ``n_other`` of them)."""
+        if not n_other:
+            return getattr(self, field_name)
+        if not n_self:
+            return getattr(other, field_name)
+        return self._names(field_name, range(n_self)) + other._names(
+            field_name, range(n_other)
+        )
+
+    @cached_property
     def has_bounds(self):
-        return bool(np.any(np.isfinite(self.lb)) or np.any(np.isfinite(self.ub)))
+        return bool(np.isfinite(self.lb).any() or np.isfinite(self.ub).any())
 
     @property
     def has_inequalities(self):
@@ -176,8 +290,12 @@ class LinearConstraints:
             b_ub=np.concatenate([self.b_ub, other.b_ub]),
             lb=np.maximum(self.lb, other.lb),
             ub=np.minimum(self.ub, other.ub),
-            eq_names=self.eq_names + other.eq_names,
-            ub_names=self.ub_names + other.ub_names,
+            eq_names=self._stacked_names(
+                other, "eq_names", self.A_eq.shape[0], other.A_eq.shape[0]
+            ),
+            ub_names=self._stacked_names(
+                other, "ub_names", self.A_ub.shape[0], other.A_ub.shape[0]
+            ),
         )
 
     def restricted(self, keep, fixed_value=0.0):
@@ -201,7 +319,7 @@ class LinearConstraints:
             b_ub=self.b_ub - shift_ub,
             lb=self.lb[keep],
             ub=self.ub[keep],
-            var_names=tuple(self.var_names[i] for i in keep),
+            var_names=self._names("var_names", keep),
         )
 
     def with_empty_rows_relaxed(self):
@@ -222,33 +340,32 @@ class LinearConstraints:
         ten weights capped at 0.1 is 1 only when every weight is 0.1.
         """
         forced = np.where(self.lb == self.ub, self.lb, np.nan)
-        lo_eq, hi_eq = self._row_ranges(self.A_eq)
-        tol_eq = self.row_tolerance(self.A_eq, self.b_eq)
-        lo_ub, _ = self._row_ranges(self.A_ub)
-        tol_ub = self.row_tolerance(self.A_ub, self.b_ub)
-        corners = [
-            (self.A_eq[i], True)
-            for i in np.flatnonzero(
-                np.isfinite(hi_eq) & (np.abs(self.b_eq - hi_eq) <= tol_eq)
-            )
-        ]
-        corners += [
-            (self.A_eq[i], False)
-            for i in np.flatnonzero(
-                np.isfinite(lo_eq) & (np.abs(self.b_eq - lo_eq) <= tol_eq)
-            )
-        ]
-        corners += [
-            (self.A_ub[i], False)
-            for i in np.flatnonzero(
-                np.isfinite(lo_ub) & (np.abs(self.b_ub - lo_ub) <= tol_ub)
-            )
-        ]
-        for row, at_max in corners:
+        if self._rows_inside_box:
+            return forced
+        for row, at_max in self._corner_rows():
             up = row > 0 if at_max else row < 0
             down = row < 0 if at_max else row > 0
             forced = np.where(up, self.ub, np.where(down, self.lb, forced))
         return forced
+
+    @property
+    def may_pin_variables(self):
+        """False when no variable is pinned (see :meth:`forced_values`),
+        decided without forming the forced values."""
+        return bool((self.lb == self.ub).any()) or not self._rows_inside_box
+
+    def _corner_rows(self):
+        """``(row, at_max)`` for every row whose right-hand side is an extreme of its range."""
+        lo_eq, hi_eq, lo_ub = self._ranges()
+        tol_eq, tol_ub = _rhs_tolerance(self.b_eq), _rhs_tolerance(self.b_ub)
+        at_hi_eq = np.abs(hi_eq - self.b_eq) <= tol_eq
+        at_lo_eq = np.abs(self.b_eq - lo_eq) <= tol_eq
+        at_lo_ub = np.abs(self.b_ub - lo_ub) <= tol_ub
+        return (
+            [(self.A_eq[i], True) for i in np.flatnonzero(at_hi_eq)]
+            + [(self.A_eq[i], False) for i in np.flatnonzero(at_lo_eq)]
+            + [(self.A_ub[i], False) for i in np.flatnonzero(at_lo_ub)]
+        )
 
     # ------------------------------------------------------------------
     # Feasibility
@@ -256,10 +373,37 @@ class LinearConstraints:
     def row_tolerance(self, A, b, x=None):
         """Absolute tolerance per row: relative to the right-hand side and to
         the round-off floor of evaluating ``A @ x``."""
-        tol = FEASIBILITY_TOL * np.maximum(1.0, np.abs(b))
+        tol = _rhs_tolerance(b)
         if x is not None and A.shape[0]:
-            tol = tol + 16 * np.finfo(float).eps * (np.abs(A) @ np.abs(x))
+            tol = tol + ROUNDING_FLOOR * (np.abs(A) @ np.abs(x))
         return tol
+
+    def _ranges(self):
+        """``(lo_eq, hi_eq, lo_ub)``: the range of each row of ``A @ x`` over the box."""
+        lo_eq, hi_eq = _row_ranges(self.A_eq, self.lb, self.ub)
+        lo_ub, _ = _row_ranges(self.A_ub, self.lb, self.ub)
+        return lo_eq, hi_eq, lo_ub
+
+    @cached_property
+    def _rows_inside_box(self):
+        """Whether every right-hand side lies inside the range the bounds allow
+        for its row by more than the tolerance.
+
+        No row then conflicts with the bounds or pins variables at a corner
+        of the box: the common case, decided without looking at the rows one
+        by one (which :meth:`check_obvious_conflicts` and
+        :meth:`forced_values` do otherwise).
+        """
+        if self.A_eq.shape[0]:
+            lo, hi = _row_ranges(self.A_eq, self.lb, self.ub)
+            inside = np.minimum(hi - self.b_eq, self.b_eq - lo)
+            if not (inside > _rhs_tolerance(self.b_eq)).all():
+                return False
+        if self.A_ub.shape[0]:
+            lo, _ = _row_ranges(self.A_ub, self.lb, self.ub)
+            if not (self.b_ub - lo > _rhs_tolerance(self.b_ub)).all():
+                return False
+        return True
 
     def violations(self, x):
         """Largest violation of the equalities, inequalities and bounds, by kind."""
@@ -276,9 +420,28 @@ class LinearConstraints:
         """Raise :class:`InfeasibleConstraintsError` for conflicts one row can explain.
 
         Checks each bound pair, and each constraint row against the range the
-        bounds allow for it. Cheap (one pass over the rows); joint conflicts
+        bounds allow for it. Cheap (vectorised over the rows); joint conflicts
         between several rows are found by :meth:`prove_infeasible`.
         """
+        if not (self.lb <= self.ub).all():
+            self._check_bound_pairs()
+        if self._rows_inside_box:
+            return
+        lo_eq, hi_eq, lo_ub = self._ranges()
+        tol_eq, tol_ub = _rhs_tolerance(self.b_eq), _rhs_tolerance(self.b_ub)
+        too_high, too_low = self.b_eq > hi_eq + tol_eq, self.b_eq < lo_eq - tol_eq
+        if too_high.any() or too_low.any():
+            i = np.flatnonzero(too_high | too_low)[0]
+            self._raise_equality_conflict(i, lo_eq[i], hi_eq[i])
+        forced_up = lo_ub > self.b_ub + tol_ub
+        if forced_up.any():
+            i = np.flatnonzero(forced_up)[0]
+            raise InfeasibleConstraintsError(
+                f"The bounds force {self._name('ub_names', i)} to be at least "
+                f"{lo_ub[i]:.6g}, but it must be at most {self.b_ub[i]:.6g}."
+            )
+
+    def _check_bound_pairs(self):
         bad = np.flatnonzero(
             self.lb > self.ub + FEASIBILITY_TOL * np.maximum(1, np.abs(self.ub))
         )
@@ -286,39 +449,20 @@ class LinearConstraints:
             i = bad[0]
             raise InfeasibleConstraintsError(
                 f"The lower bound {self.lb[i]:.6g} exceeds the upper bound "
-                f"{self.ub[i]:.6g} for {self.var_names[i]!r}."
+                f"{self.ub[i]:.6g} for {self._name('var_names', i)!r}."
             )
-        lo_eq, hi_eq = self._row_ranges(self.A_eq)
-        tol_eq = self.row_tolerance(self.A_eq, self.b_eq)
-        for i, (lo, hi, b) in enumerate(zip(lo_eq, hi_eq, self.b_eq)):
-            if b > hi + tol_eq[i]:
-                raise InfeasibleConstraintsError(
-                    f"The bounds allow {self.eq_names[i]} to be at most {hi:.6g}, "
-                    f"but it must equal {b:.6g}."
-                )
-            if b < lo - tol_eq[i]:
-                raise InfeasibleConstraintsError(
-                    f"The bounds force {self.eq_names[i]} to be at least {lo:.6g}, "
-                    f"but it must equal {b:.6g}."
-                )
-        lo_ub, _ = self._row_ranges(self.A_ub)
-        tol_ub = self.row_tolerance(self.A_ub, self.b_ub)
-        for i, (lo, b) in enumerate(zip(lo_ub, self.b_ub)):
-            if lo > b + tol_ub[i]:
-                raise InfeasibleConstraintsError(
-                    f"The bounds force {self.ub_names[i]} to be at least {lo:.6g}, "
-                    f"but it must be at most {b:.6g}."
-                )
 
-    def _row_ranges(self, A):
-        """The smallest and largest value of each row of ``A @ x`` over the box."""
-        if not A.shape[0]:
-            return np.zeros(0), np.zeros(0)
-        pos, neg = np.maximum(A, 0), np.minimum(A, 0)
-        with np.errstate(invalid="ignore"):
-            lo = _dot_inf(pos, self.lb) + _dot_inf(neg, self.ub)
-            hi = _dot_inf(pos, self.ub) + _dot_inf(neg, self.lb)
-        return lo, hi
+    def _raise_equality_conflict(self, i, lo, hi):
+        b, name = self.b_eq[i], self._name("eq_names", i)
+        if b > hi:
+            raise InfeasibleConstraintsError(
+                f"The bounds allow {name} to be at most {hi:.6g}, "
+                f"but it must equal {b:.6g}."
+            )
+        raise InfeasibleConstraintsError(
+            f"The bounds force {name} to be at least {lo:.6g}, "
+            f"but it must equal {b:.6g}."
+        )
 
     def prove_infeasible(self):
         """Raise :class:`InfeasibleConstraintsError` if no point satisfies all rows.
@@ -337,7 +481,9 @@ class LinearConstraints:
             method="highs",
         )
         if result.status == 2:
-            names = list(self.eq_names) + list(self.ub_names)
+            names = self._names("eq_names", range(self.A_eq.shape[0])) + self._names(
+                "ub_names", range(self.A_ub.shape[0])
+            )
             raise InfeasibleConstraintsError(
                 "The constraints cannot all hold at once (each one alone can): "
                 "the bounds together with " + "; ".join(names) + "."
@@ -351,63 +497,132 @@ class LinearConstraints:
         free variables (those strictly inside their bounds) by the smallest step
         that makes the equalities and active inequalities hold exactly.
         """
-        x = self._snap_to_bounds(np.clip(x, self.lb, self.ub))
+        x, free = self._snap_to_bounds(x)
+        A, b = self._rows_to_hold(x, ub_multipliers)
+        if not A.shape[0]:
+            return x
+        residual = b - A @ x
+        if not (residual.any() and free.any()):
+            return x
+        # Columns of the variables on a bound zeroed: they do not move.
+        x += _minimum_norm_step(A * free, residual)
+        return np.minimum(np.maximum(x, self.lb), self.ub)
+
+    def _rows_to_hold(self, x, ub_multipliers):
+        """The equalities and the inequalities active at ``x`` (or by their multiplier)."""
+        if not self.A_ub.shape[0]:
+            return self.A_eq, self.b_eq
         slack = self.b_ub - self.A_ub @ x
         active = slack <= ACTIVE_TOL * np.maximum(1.0, np.abs(self.b_ub))
         if ub_multipliers is not None:
             active |= ub_multipliers > 0
-        A = np.vstack([self.A_eq, self.A_ub[active]])
-        if not A.shape[0]:
-            return x
-        residual = np.concatenate([self.b_eq, self.b_ub[active]]) - A @ x
-        free = (x > self.lb) & (x < self.ub)
-        if not np.any(free):
-            return x
-        A_free = A[:, free]
-        gram = A_free @ A_free.T
-        try:
-            step = np.linalg.solve(gram, residual)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(gram, residual, rcond=None)[0]
-        x = x.copy()
-        x[free] += A_free.T @ step
-        return np.clip(x, self.lb, self.ub)
+        return (
+            np.vstack([self.A_eq, self.A_ub[active]]),
+            np.concatenate([self.b_eq, self.b_ub[active]]),
+        )
 
     def _snap_to_bounds(self, x):
-        """Put values within round-off of a bound exactly on it."""
+        """``x`` clipped to the bounds, with values within round-off of a bound
+        put exactly on it, and the mask of the values strictly inside."""
         near = ACTIVE_TOL * np.maximum(1.0, np.abs(x))
-        x = np.where(np.abs(x - self.lb) <= near, self.lb, x)
-        return np.where(np.abs(x - self.ub) <= near, self.ub, x)
+        on_lb = x - self.lb <= near
+        x = np.where(on_lb, self.lb, x)
+        on_ub = self.ub - x <= near
+        return np.where(on_ub, self.ub, x), ~(on_lb | on_ub)
 
     def verify(self, x):
         """Raise :class:`SolverError` if ``x`` violates any constraint beyond round-off."""
+        if self._holds_at(x):
+            return
         eq, ub, bnd = self.violations(x)
         checks = [
-            (eq, self.row_tolerance(self.A_eq, self.b_eq, x), self.eq_names),
-            (ub, self.row_tolerance(self.A_ub, self.b_ub, x), self.ub_names),
-            (bnd, np.zeros_like(bnd), None),
+            (eq, self.row_tolerance(self.A_eq, self.b_eq, x), "eq_names"),
+            (ub, self.row_tolerance(self.A_ub, self.b_ub, x), "ub_names"),
+            (bnd, np.zeros_like(bnd), "var_names"),
         ]
-        for violation, tol, names in checks:
+        for violation, tol, field_name in checks:
             worst = np.flatnonzero(violation > tol)
             if worst.size:
                 i = worst[np.argmax(violation[worst])]
-                # Bound names are formatted only on failure: verify runs on
-                # every solve, and n strings per call is measurable.
-                what = (
-                    names[i]
-                    if names is not None
-                    else f"the bounds of {self.var_names[i]!r}"
-                )
+                what = self._name(field_name, i)
+                if field_name == "var_names":
+                    what = f"the bounds of {what!r}"
                 raise SolverError(
                     f"The solver's answer violates {what} by {violation[i]:.3g}; "
                     "this is a numerical failure, please report it."
                 )
 
+    def _holds_at(self, x):
+        """Whether every constraint holds at ``x`` within :meth:`row_tolerance`.
 
-def _dot_inf(A, v):
-    """``A @ v`` where ``0 * inf`` counts as 0 (a zero coefficient ignores a free bound)."""
-    terms = np.where(A == 0, 0.0, A * v)
-    return terms.sum(axis=1)
+        The quick test :meth:`verify` runs on every solve; only a failure
+        spends the calls on finding and naming the worst violation. The
+        round-off floor of :meth:`row_tolerance` is added only for rows that
+        miss the rest of the tolerance.
+        """
+        if not ((x >= self.lb).all() and (x <= self.ub).all()):
+            return False
+        # FEASIBILITY_TOL is the smallest tolerance of any row.
+        if self.A_eq.shape[0]:
+            error = np.abs(self.A_eq @ x - self.b_eq)
+            if (
+                not (error <= FEASIBILITY_TOL).all()
+                and not (error <= self.row_tolerance(self.A_eq, self.b_eq, x)).all()
+            ):
+                return False
+        if self.A_ub.shape[0]:
+            excess = self.A_ub @ x - self.b_ub
+            if (
+                not (excess <= FEASIBILITY_TOL).all()
+                and not (excess <= self.row_tolerance(self.A_ub, self.b_ub, x)).all()
+            ):
+                return False
+        return True
+
+
+def _minimum_norm_step(A, residual):
+    """The smallest ``dx`` with ``A dx = residual``, a least-squares one if
+    the rows of ``A`` are dependent (LAPACK Cholesky on ``A A'``, as
+    ``numpy.linalg.solve`` costs several times more on these tiny systems)."""
+    if A.shape[0] == 1:
+        row = A[0]
+        squared_norm = row @ row
+        return row * (residual[0] / squared_norm) if squared_norm else 0.0 * row
+    gram = A @ A.T
+    factor, info = dpotrf(gram, lower=0, clean=0)
+    if info == 0:
+        coef = dpotrs(factor, residual, lower=0)[0]
+    else:
+        coef = np.linalg.lstsq(gram, residual, rcond=None)[0]
+    return A.T @ coef
+
+
+def _row_ranges(A, lb, ub):
+    """The smallest and largest value of each row of ``A @ x`` over ``lb <= x <= ub``."""
+    if not A.shape[0]:
+        return np.zeros(0), np.zeros(0)
+    # A zero coefficient ignores an infinite bound: its 0 * inf is NaN, and
+    # the sums skip it.
+    with np.errstate(invalid="ignore"):
+        at_lb, at_ub = A * lb, A * ub
+    nonzero = A != 0
+    lo = np.fmin(at_lb, at_ub).sum(axis=1, where=nonzero)
+    hi = np.fmax(at_lb, at_ub).sum(axis=1, where=nonzero)
+    return lo, hi
+
+
+def _rhs_tolerance(b):
+    return FEASIBILITY_TOL * np.maximum(1.0, np.abs(b))
+
+
+def _check_bound_values(lb, ub):
+    """Reject NaN bounds, a lower bound of +inf and an upper bound of -inf."""
+    # max and min propagate NaN, which fails both comparisons.
+    if lb.max(initial=-np.inf) < np.inf and ub.min(initial=np.inf) > -np.inf:
+        return
+    if np.isnan(lb).any() or np.isnan(ub).any():
+        raise ValueError("Bounds must not be NaN.")
+    raise ValueError("A lower bound of +inf or an upper bound of -inf is infeasible.")
 
 
 def _none_if_inf(v):
@@ -422,7 +637,7 @@ def independent_equalities(constraints):
     """
     A, b = constraints.A_eq, constraints.b_eq
     if A.shape[0] <= 1:
-        if A.shape[0] == 1 and not np.any(A):
+        if A.shape[0] == 1 and not A.any():
             return _drop_eq_rows(constraints, [0], b)
         return constraints, np.arange(A.shape[0])
     from scipy.linalg import qr
@@ -455,13 +670,13 @@ def _drop_eq_rows(constraints, dropped, b, keep=None):
     if conflict.size:
         i = dropped[conflict[0]]
         raise InfeasibleConstraintsError(
-            f"The equality {constraints.eq_names[i]} contradicts the other equality "
+            f"The equality {constraints._name('eq_names', i)} contradicts the other equality "
             f"constraints: they imply the value {implied[conflict[0]]:.6g}, not {b[i]:.6g}."
         )
     reduced = replace(
         constraints,
         A_eq=A[keep],
         b_eq=b[keep],
-        eq_names=tuple(constraints.eq_names[i] for i in keep),
+        eq_names=constraints._names("eq_names", keep),
     )
     return reduced, keep

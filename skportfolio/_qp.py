@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import quadprog
-from scipy.linalg import LinAlgError, cholesky, qr
-from scipy.linalg.lapack import dtrcon, dtrtri
+from scipy.linalg import qr
+from scipy.linalg.lapack import dpotrf, dtrcon, dtrtri
 from scipy.optimize import linprog
 
 from skportfolio._constraints import LinearConstraints, independent_equalities
@@ -45,9 +45,17 @@ from skportfolio.exceptions import (
     SolverError,
 )
 
-# Reciprocal condition number of the factor R (so cond(P) = 1 / RCOND_MIN**2)
-# below which P is treated as semi-definite and regularised.
+# Reciprocal condition number of the Cholesky factor R of a given P (so
+# cond(P) = 1 / RCOND_MIN**2) below which P is treated as semi-definite and
+# regularised.
 RCOND_MIN = 1e-7
+# The same for a factor given directly (the R of a QR decomposition of a design
+# matrix X, so cond(R) = cond(X)). quadprog works on R^{-1} and never squares
+# the condition number: the digits lost in the weak directions of R move the
+# objective only to second order, about (eps * cond(R))**2 relative, which is
+# 1e-12 at cond(R) = 1e10. A factor of a singular P (collinear regressors) has
+# cond(R) near 1 / eps and is still regularised.
+FACTOR_RCOND_MIN = 1e-10
 # Size of the proximal regularisation relative to the largest diagonal entry of P:
 # large enough that quadprog's subproblems (condition number <= 1e6) are solved
 # to ~1e-10, small enough that the proximal steps converge in a few iterations.
@@ -111,32 +119,49 @@ class QuadraticProgram:
         constraints.check_obvious_conflicts()
         self._P = None if P is None else np.asarray(P, dtype=float)
         self._R = None if R is None else np.asarray(R, dtype=float)
-        forced = constraints.forced_values()
         self._inner = None
-        if not np.all(np.isnan(forced)):
-            self._eliminate(constraints, forced)
-            return
+        if constraints.may_pin_variables:
+            forced = constraints.forced_values()
+            if not np.isnan(forced).all():
+                self._eliminate(constraints, forced)
+                return
         self.constraints, self._eq_rows = independent_equalities(constraints)
         self._n_eq_input = constraints.A_eq.shape[0]
         self._Rinv, self.delta = _inverse_factor(self._P, self._R)
         self._C, self._b, self._meq = self._quadprog_constraints()
 
     def _quadprog_constraints(self):
-        # quadprog wants C'x >= b with the equalities first.
+        """quadprog's ``C'x >= b``: the equalities first, then ``-A_ub``, the
+        finite lower bounds and the negated finite upper bounds.
+
+        ``C`` is built in Fortran order, the order quadprog copies it into.
+        """
         c = self.constraints
-        n = c.n_vars
-        has_lb, has_ub = np.isfinite(c.lb), np.isfinite(c.ub)
-        eye = np.eye(n)
-        C = np.vstack([c.A_eq, -c.A_ub, eye[has_lb], -eye[has_ub]]).T
-        b = np.concatenate([c.b_eq, -c.b_ub, c.lb[has_lb], -c.ub[has_ub]])
-        self._has_lb, self._has_ub = has_lb, has_ub
-        return np.ascontiguousarray(C), b, c.A_eq.shape[0]
+        n_eq, n_ub = c.A_eq.shape[0], c.A_ub.shape[0]
+        self._lb_index = np.flatnonzero(np.isfinite(c.lb))
+        self._ub_index = np.flatnonzero(np.isfinite(c.ub))
+        start_lb = n_eq + n_ub
+        start_ub = start_lb + self._lb_index.size
+        C = np.zeros((c.n_vars, start_ub + self._ub_index.size), order="F")
+        C[:, :n_eq] = c.A_eq.T
+        parts = [c.b_eq]
+        if n_ub:
+            np.negative(c.A_ub.T, out=C[:, n_eq:start_lb])
+            parts.append(-c.b_ub)
+        if self._lb_index.size:
+            C[self._lb_index, np.arange(start_lb, start_ub)] = 1.0
+            parts.append(c.lb[self._lb_index])
+        if self._ub_index.size:
+            C[self._ub_index, np.arange(start_ub, C.shape[1])] = -1.0
+            parts.append(-c.ub[self._ub_index])
+        return C, np.concatenate(parts), n_eq
 
     def objective(self, x, q):
+        """``1/2 x'Px + q'x``."""
         if self._R is not None:
             Rx = self._R @ x
-            return 0.5 * Rx @ Rx + q @ x
-        return 0.5 * x @ self._P @ x + q @ x
+            return 0.5 * (Rx @ Rx) + q @ x
+        return 0.5 * (x @ self._P @ x) + q @ x
 
     def _eliminate(self, constraints, forced):
         """Solve over the free variables only, with the pinned ones substituted.
@@ -255,27 +280,35 @@ class QuadraticProgram:
 
     def _finish(self, x, q, lagrangian, n_iter, n_prox):
         c = self.constraints
-        n_eq, n_ub = c.A_eq.shape[0], c.A_ub.shape[0]
-        n_lb = int(self._has_lb.sum())
-        ineq = lagrangian[n_eq : n_eq + n_ub]
+        n_eq = c.A_eq.shape[0]
+        start_lb = n_eq + c.A_ub.shape[0]
+        start_ub = start_lb + self._lb_index.size
+        ineq = lagrangian[n_eq:start_lb]
         x = c.clean(x, ineq)
         c.verify(x)
-        eq = np.zeros(self._n_eq_input)
-        eq[self._eq_rows] = -lagrangian[:n_eq]
-        lower = np.zeros(c.n_vars)
-        lower[self._has_lb] = lagrangian[n_eq + n_ub : n_eq + n_ub + n_lb]
-        upper = np.zeros(c.n_vars)
-        upper[self._has_ub] = lagrangian[n_eq + n_ub + n_lb :]
         return QPResult(
             x=x,
             objective=float(self.objective(x, q)),
-            eq=eq,
-            ineq=ineq.copy(),
-            lower=lower,
-            upper=upper,
+            eq=self._equality_multipliers(-lagrangian[:n_eq]),
+            ineq=ineq,
+            lower=_scatter(lagrangian[start_lb:start_ub], self._lb_index, c.n_vars),
+            upper=_scatter(lagrangian[start_ub:], self._ub_index, c.n_vars),
             n_iter=n_iter,
             n_proximal=n_prox,
         )
+
+    def _equality_multipliers(self, independent):
+        """Multipliers of the equalities as given: 0 for the dependent rows dropped."""
+        if self._eq_rows.size == self._n_eq_input:
+            return independent
+        return _scatter(independent, self._eq_rows, self._n_eq_input)
+
+
+def _scatter(values, index, size):
+    out = np.zeros(size)
+    if index.size:
+        out[index] = values
+    return out
 
 
 def _pinned_multipliers(c, x, gradient, pinned, eq, ineq, lower, upper):
@@ -322,39 +355,45 @@ def _pinned_multipliers(c, x, gradient, pinned, eq, ineq, lower, upper):
 def _inverse_factor(P, R):
     """``R^{-1}`` for quadprog's factorised mode, and the regularisation used.
 
-    Returns ``(Rinv, delta)`` where ``(R'R + delta I) = P + delta I`` and
-    ``delta = 0`` when P is numerically positive definite.
+    ``R`` is read as upper triangular. Returns ``(Rinv, delta)`` where
+    ``(R'R + delta I) = P + delta I`` and ``delta = 0`` when P is numerically
+    positive definite.
     """
     if R is None:
-        R, scale = _cholesky_or_none(P), np.max(np.diag(P), initial=0.0)
+        factor, rcond_min = _cholesky_or_none(P), RCOND_MIN
     else:
-        R = np.triu(R)
-        scale = np.max(np.sum(R * R, axis=0), initial=0.0)
-    if scale <= 0:
-        scale = 1.0
-    if R is not None and _rcond(R) >= RCOND_MIN:
-        return _triangular_inverse(R), 0.0
-    delta = RELATIVE_DELTA * scale
+        factor, rcond_min = R, FACTOR_RCOND_MIN
+    if factor is not None and _rcond(factor) >= rcond_min:
+        return _triangular_inverse(factor), 0.0
     if P is not None:
-        R = _cholesky_or_none(P + delta * np.eye(P.shape[0]))
-        if R is None:
+        delta = RELATIVE_DELTA * _positive_or_one(np.max(np.diag(P), initial=0.0))
+        factor = _cholesky_or_none(P + delta * np.eye(P.shape[0]))
+        if factor is None:
             _raise_not_psd(P)
     else:
-        R = qr(np.vstack([R, np.sqrt(delta) * np.eye(R.shape[1])]), mode="r")[0]
-        R = R[: R.shape[1]]
-    return _triangular_inverse(R), delta
+        R = np.triu(R)
+        column_norms = np.max(np.sum(R * R, axis=0), initial=0.0)
+        delta = RELATIVE_DELTA * _positive_or_one(column_norms)
+        stacked = np.vstack([R, np.sqrt(delta) * np.eye(R.shape[1])])
+        factor = qr(stacked, mode="r")[0][: R.shape[1]]
+    return _triangular_inverse(factor), delta
+
+
+def _positive_or_one(scale):
+    """The scale of P for its regularisation; 1 for a zero P."""
+    return scale if scale > 0 else 1.0
 
 
 def _cholesky_or_none(P):
-    try:
-        return cholesky(P, lower=False, check_finite=False)
-    except LinAlgError:
-        return None
+    """Upper Cholesky factor of ``P`` (LAPACK ``dpotrf``), None if it is not
+    numerically positive definite."""
+    R, info = dpotrf(P, lower=0, clean=1)
+    return R if info == 0 else None
 
 
 def _rcond(R):
-    if not np.all(np.diag(R) != 0):
-        return 0.0
+    """Reciprocal condition number (1-norm estimate) of an upper-triangular ``R``;
+    0 when ``R`` is singular (LAPACK ``dtrcon`` stops there) or not finite."""
     rcond, info = dtrcon(R, norm="1", uplo="U", diag="N")
     return rcond if info == 0 else 0.0
 

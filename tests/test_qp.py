@@ -4,12 +4,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skportfolio._constraints import LinearConstraints
-from skportfolio._qp import QuadraticProgram, solve_qp
+from skportfolio._qp import QuadraticProgram, _rcond, solve_qp
 from skportfolio.exceptions import (
     InfeasibleConstraintsError,
     NotPositiveSemidefiniteError,
 )
-from tests.reference import reference_qp
+from tests.reference import reference_least_squares, reference_qp
 
 
 def random_problem(seed, n, rank=None, n_eq=1, n_ub=2):
@@ -213,3 +213,54 @@ def test_corner_row_pins_part_of_the_variables():
     np.testing.assert_allclose(res.x, [0, 0, 0.4, 0.6], atol=1e-14)
     assert res.objective <= ref + 1e-10
     assert_kkt(res, P, q, A_eq, b_eq, A_ub, b_ub, 0.0, 1.0)
+
+
+def ill_conditioned_factor(seed, n, condition):
+    """The R of a QR decomposition of a design with singular values 1 ... 1/condition."""
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((4 * n, n)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    X = (U * np.logspace(0, -np.log10(condition), n)) @ V.T
+    return np.linalg.qr(X, mode="r")
+
+
+@pytest.mark.parametrize("condition", [1e7, 1e8, 1e9])
+@pytest.mark.parametrize("seed", range(3))
+def test_ill_conditioned_factor_is_solved_without_regularisation(condition, seed):
+    # quadprog works on R^{-1}: cond(R) = 1e9 squares to cond(P) = 1e18, far
+    # beyond what a Cholesky factor of P could carry, yet needs no proximal
+    # steps. Reference: the least-squares form min ||R x - z||^2, whose
+    # objective is twice the QP's plus ||z||^2, solved by Clarabel.
+    n = 15
+    R = ill_conditioned_factor(seed, n, condition)
+    rng = np.random.default_rng(100 + seed)
+    z = R @ rng.dirichlet(np.ones(n)) + 0.1 * rng.standard_normal(n)
+    constraints = dict(A_eq=np.ones((1, n)), b_eq=[1.0], lb=0.0)
+    res = solve_qp(None, -R.T @ z, R=R, **constraints)
+    assert res.n_proximal == 0
+    objective = np.sum((R @ res.x - z) ** 2)
+    assert objective == pytest.approx(2 * res.objective + z @ z, rel=1e-12)
+    _, ref_obj = reference_least_squares(R, z, **constraints)
+    assert objective <= ref_obj * (1 + 1e-9)
+    assert abs(res.x.sum() - 1.0) <= 1e-12 and np.all(res.x >= 0)
+
+
+def test_factor_of_a_singular_matrix_is_regularised():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((30, 6))
+    X[:, 5] = X[:, 0] - X[:, 3]
+    R = np.linalg.qr(X, mode="r")
+    z = rng.standard_normal(6)
+    res = solve_qp(None, -R.T @ z, R=R, A_eq=np.ones((1, 6)), b_eq=[1.0], lb=0.0)
+    assert res.n_proximal >= 1
+    _, ref_obj = reference_least_squares(R, z, A_eq=np.ones((1, 6)), b_eq=[1.0], lb=0.0)
+    assert np.sum((R @ res.x - z) ** 2) <= ref_obj + 1e-9 * max(1.0, ref_obj)
+
+
+def test_rcond_of_singular_and_non_finite_factors_is_zero():
+    R = np.triu(np.random.default_rng(9).uniform(1, 2, (4, 4)))
+    assert _rcond(R) > 0
+    for value in (0.0, np.nan):
+        broken = R.copy()
+        broken[2, 2] = value
+        assert _rcond(broken) == 0.0

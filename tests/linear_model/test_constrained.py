@@ -6,6 +6,8 @@ the closed form of seed 002 for a sum constraint, cvxpy+Clarabel
 multipliers recovered here, independently of the solver under test.
 """
 
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,10 +16,17 @@ from hypothesis import strategies as st
 from scipy.optimize import lsq_linear
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    validate_parameter_constraints,
+)
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.validation import check_X_y
 
 from skportfolio import ConstrainedLinearRegression
 from skportfolio.exceptions import InfeasibleConstraintsError
+from skportfolio.linear_model._constrained import _is_plain_training_data
 from tests.reference import reference_least_squares
 
 # Slack or distance to a bound below which a constraint counts as active when
@@ -516,6 +525,28 @@ def test_ill_conditioned_design_uses_qr_and_is_optimal(seed):
     assert objective <= best * (1 + 1e-9)
 
 
+@pytest.mark.parametrize(
+    "n, p, smallest",
+    [(2000, 50, 1e-8), (1000, 30, 1e-10)],
+    ids=["2000x50@1e8", "1000x30@1e10"],
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_large_ill_conditioned_designs_are_optimal(n, p, smallest, seed):
+    # The factor comes from shifted CholeskyQR and quadprog works on it
+    # without regularisation; two independent references bound the optimum.
+    X, y = ill_conditioned_design(seed, n=n, p=p, smallest=smallest)
+    reg = ConstrainedLinearRegression(fit_intercept=False, positive=True, sum_to=1.0)
+    reg.fit(X, y)
+    assert reg.factorization_ == "qr"
+    assert_feasible(reg.coef_, sum_to=1.0, lb=0.0)
+    candidate = simplex_solution_on_support(X, y, reg.coef_ > 0)
+    assert np.all(candidate >= 0)
+    assert_first_order_optimal(X, y, candidate, sum_to=1.0, lb=0.0, rtol=1e-10)
+    _, ref_obj = reference_least_squares(X, y, A_eq=np.ones((1, p)), b_eq=[1.0], lb=0.0)
+    best = min(ref_obj, sum_of_squares(X, y, candidate))
+    assert sum_of_squares(X, y, reg.coef_) <= best * (1 + 1e-9)
+
+
 def test_well_conditioned_design_uses_cholesky():
     X, y = seed_002_data()
     reg = ConstrainedLinearRegression(fit_intercept=False, positive=True, sum_to=1.0)
@@ -702,6 +733,162 @@ def test_non_finite_input_raises(where, value, match):
     reg = ConstrainedLinearRegression(positive=True, sum_to=1.0)
     with pytest.raises(ValueError, match=match):
         reg.fit(X, y)
+
+
+def plain_training_data():
+    X, y = seed_002_data()
+    return X, y
+
+
+def converted_copies(X, y):
+    """The same data in forms check_X_y converts: they take its full path."""
+    doubled = np.repeat(X, 2, axis=1)
+    return {
+        "list": (X.tolist(), y.tolist()),
+        "strided": (doubled[:, ::2], y),
+        "big-endian": (X.astype(">f8"), y.astype(">f8")),
+        "dataframe": (pd.DataFrame(X), pd.Series(y)),
+        "y as a column": (X, y[:, None]),
+    }
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_plain_input_is_returned_by_check_x_y_unchanged(order):
+    # The quick path hands X and y on as they are: exactly what check_X_y does
+    # for a finite, contiguous float64 ndarray pair.
+    X, y = plain_training_data()
+    X = np.asarray(X, order=order)
+    assert _is_plain_training_data(X, y)
+    checked_X, checked_y = check_X_y(
+        X, y, multi_output=True, y_numeric=True, dtype=np.float64
+    )
+    assert checked_X is X and checked_y is y
+
+
+@pytest.mark.parametrize(
+    "X, y",
+    [
+        (np.ones((3, 2), dtype=np.float32), np.ones(3)),
+        (np.ones((3, 2), dtype=int), np.ones(3)),
+        (np.ones((3, 2)), np.ones(3, dtype=int)),
+        (np.repeat(np.ones((3, 2)), 2, axis=1)[:, ::2], np.ones(3)),
+        (np.asmatrix(np.ones((3, 2))), np.ones(3)),
+        (np.ones(3), np.ones(3)),
+        (np.ones((3, 2, 1)), np.ones(3)),
+        (np.ones((0, 2)), np.ones(0)),
+        (np.ones((3, 0)), np.ones(3)),
+        (np.ones((3, 2)), np.ones((3, 0))),
+        (np.ones((3, 2)), np.ones(4)),
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), np.ones(2)),
+        (np.ones((2, 2)), np.array([1.0, np.inf])),
+    ],
+    ids=[
+        "float32",
+        "int X",
+        "int y",
+        "strided",
+        "matrix",
+        "1-d X",
+        "3-d X",
+        "no samples",
+        "no features",
+        "no targets",
+        "lengths",
+        "nan",
+        "inf",
+    ],
+)
+def test_other_inputs_take_check_x_y(X, y):
+    assert not _is_plain_training_data(X, y)
+
+
+@pytest.mark.parametrize("form", list(converted_copies(*plain_training_data())))
+def test_quick_and_full_validation_fit_alike(form):
+    X, y = plain_training_data()
+    params = dict(positive=True, sum_to=1.0)
+    quick = ConstrainedLinearRegression(**params).fit(X, y)
+    converted = ConstrainedLinearRegression(**params).fit(*converted_copies(X, y)[form])
+    np.testing.assert_allclose(
+        converted.coef_.reshape(quick.coef_.shape), quick.coef_, rtol=0, atol=1e-14
+    )
+    assert converted.n_features_in_ == quick.n_features_in_ == 3
+
+
+def test_refit_on_an_array_forgets_the_feature_names():
+    X, y = plain_training_data()
+    reg = ConstrainedLinearRegression(positive=True, sum_to=1.0)
+    reg.fit(pd.DataFrame(X, columns=["usd", "eur", "jpy"]), y)
+    assert hasattr(reg, "feature_names_in_")
+    reg.fit(X, y)
+    assert not hasattr(reg, "feature_names_in_")
+    assert reg.n_features_in_ == 3
+
+
+PLAIN_PARAMETERS = [
+    dict(fit_intercept=fit_intercept, positive=positive, sum_to=sum_to)
+    for fit_intercept in (True, False)
+    for positive in (True, False)
+    for sum_to in (None, 0, 1, -3, 0.5, -0.0, 1e300, 10**400)
+]
+
+
+@pytest.mark.parametrize("params", PLAIN_PARAMETERS)
+def test_plain_parameters_are_valid_for_scikit_learn(params):
+    # The values for which scikit-learn's validation is skipped must all be
+    # accepted by it.
+    reg = ConstrainedLinearRegression(**params)
+    assert reg._has_plain_parameters()
+    validate_parameter_constraints(
+        reg._parameter_constraints, reg.get_params(deep=False), caller_name="test"
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(sum_to=np.nan),
+        dict(sum_to=np.inf),
+        dict(sum_to="1"),
+        dict(fit_intercept="yes"),
+        dict(positive=1),
+        dict(bounds=0.5),
+    ],
+)
+def test_other_parameters_are_validated_by_scikit_learn(params):
+    reg = ConstrainedLinearRegression(**params)
+    assert not reg._has_plain_parameters()
+    X, y = plain_training_data()
+    with pytest.raises(InvalidParameterError):
+        reg.fit(X, y)
+
+
+def test_valid_non_plain_parameters_are_validated_by_scikit_learn():
+    reg = ConstrainedLinearRegression(
+        fit_intercept=np.bool_(False), sum_to=np.float64(1.0), bounds=(0.0, None)
+    )
+    assert not reg._has_plain_parameters()
+    X, y = plain_training_data()
+    np.testing.assert_allclose(
+        reg.fit(X, y).coef_,
+        ConstrainedLinearRegression(fit_intercept=False, sum_to=1.0, positive=True)
+        .fit(X, y)
+        .coef_,
+        rtol=0,
+        atol=1e-14,
+    )
+
+
+def test_subclasses_are_validated_by_scikit_learn():
+    class Narrower(ConstrainedLinearRegression):
+        _parameter_constraints = {
+            **ConstrainedLinearRegression._parameter_constraints,
+            "sum_to": [Interval(Real, 0, None, closed="left"), None],
+        }
+
+    assert not Narrower(sum_to=1.0)._has_plain_parameters()
+    X, y = plain_training_data()
+    with pytest.raises(InvalidParameterError):
+        Narrower(sum_to=-1.0).fit(X, y)
 
 
 def test_non_finite_constraint_arrays_raise():

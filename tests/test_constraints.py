@@ -1,0 +1,215 @@
+"""Tests of the canonical constraints: validation, names, diagnosis, cleaning.
+
+The vectorised conflict and corner detection is checked against a
+straightforward reference written here (a loop over rows and coefficients).
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skportfolio._constraints import FEASIBILITY_TOL, LinearConstraints
+from skportfolio.exceptions import InfeasibleConstraintsError, SolverError
+
+
+# ----------------------------------------------------------------------
+# A reference for the single-row diagnosis
+# ----------------------------------------------------------------------
+def reference_range(row, lb, ub):
+    """Smallest and largest ``row @ x`` over the box, one coefficient at a time."""
+    lo = hi = 0.0
+    for a, low, high in zip(row, lb, ub):
+        if a > 0:
+            lo, hi = lo + a * low, hi + a * high
+        elif a < 0:
+            lo, hi = lo + a * high, hi + a * low
+    return lo, hi
+
+
+def reference_diagnosis(A_eq, b_eq, A_ub, b_ub, lb, ub):
+    """``(conflict, forced)``: whether one row alone conflicts with the bounds,
+    and the values pinned by equal bounds or by rows met only at a corner."""
+    forced = np.where(lb == ub, lb, np.nan)
+    conflict = bool(np.any(lb > ub + FEASIBILITY_TOL * np.maximum(1, np.abs(ub))))
+    corners = []
+    for row, b in zip(A_eq, b_eq):
+        lo, hi = reference_range(row, lb, ub)
+        tol = FEASIBILITY_TOL * max(1.0, abs(b))
+        conflict |= b > hi + tol or b < lo - tol
+        if abs(b - hi) <= tol:
+            corners.append((row, True))
+        if abs(b - lo) <= tol:
+            corners.append((row, False))
+    for row, b in zip(A_ub, b_ub):
+        lo, _ = reference_range(row, lb, ub)
+        tol = FEASIBILITY_TOL * max(1.0, abs(b))
+        conflict |= lo > b + tol
+        if abs(b - lo) <= tol:
+            corners.append((row, False))
+    for row, at_max in corners:
+        for j, a in enumerate(row):
+            if a != 0:
+                forced[j] = ub[j] if (a > 0) == at_max else lb[j]
+    return conflict, forced
+
+
+bound_values = st.sampled_from([-np.inf, -1.0, 0.0, 0.5, 1.0, np.inf])
+coefficients = st.sampled_from([-2.0, -1.0, 0.0, 0.0, 1.0, 3.0])
+
+
+@st.composite
+def small_constraints(draw):
+    n = draw(st.integers(1, 4))
+    ends = np.array(
+        draw(st.lists(st.tuples(bound_values, bound_values), min_size=n, max_size=n))
+    )
+    lb, ub = ends.min(axis=1), ends.max(axis=1)
+    lb[lb == np.inf], ub[ub == -np.inf] = 1.0, -1.0
+    rows = st.lists(coefficients, min_size=n, max_size=n)
+    rhs = st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0])
+    n_eq, n_ub = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    A_eq = np.array(draw(st.lists(rows, min_size=n_eq, max_size=n_eq))).reshape(n_eq, n)
+    A_ub = np.array(draw(st.lists(rows, min_size=n_ub, max_size=n_ub))).reshape(n_ub, n)
+    b_eq = np.array(draw(st.lists(rhs, min_size=n_eq, max_size=n_eq)))
+    b_ub = np.array(draw(st.lists(rhs, min_size=n_ub, max_size=n_ub)))
+    return A_eq, b_eq, A_ub, b_ub, lb, ub
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays=small_constraints())
+def test_diagnosis_matches_the_row_by_row_reference(arrays):
+    A_eq, b_eq, A_ub, b_ub, lb, ub = arrays
+    c = LinearConstraints.from_arrays(
+        lb.size, A_eq=A_eq, b_eq=b_eq, A_ub=A_ub, b_ub=b_ub, lb=lb, ub=ub
+    )
+    conflict, forced = reference_diagnosis(*arrays)
+    if conflict:
+        with pytest.raises(InfeasibleConstraintsError):
+            c.check_obvious_conflicts()
+        return
+    c.check_obvious_conflicts()
+    np.testing.assert_array_equal(c.forced_values(), forced)
+    assert c.may_pin_variables or np.isnan(forced).all()
+
+
+def test_the_first_conflicting_row_is_reported():
+    c = LinearConstraints.from_arrays(
+        3, A_eq=[[1, 1, 1], [1, 0, 0], [0, 1, 1]], b_eq=[1, 5, -1], lb=0, ub=1
+    )
+    with pytest.raises(
+        InfeasibleConstraintsError,
+        match=r"allow A_eq\[1\] x = b_eq\[1\] to be at most 1, but it must equal 5",
+    ):
+        c.check_obvious_conflicts()
+
+
+# ----------------------------------------------------------------------
+# Validation and names
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "bounds, match",
+    [
+        (dict(lb=[0.0, math.nan]), None),
+        (dict(lb=math.nan), "Bounds must not be NaN"),
+        (dict(lb=math.inf), r"lower bound of \+inf"),
+        (dict(ub=[0.0, -math.inf]), r"upper bound of -inf"),
+    ],
+)
+def test_bound_values(bounds, match):
+    if match is None:
+        c = LinearConstraints.from_arrays(2, **bounds)
+        np.testing.assert_array_equal(c.lb, [0.0, -np.inf])
+        return
+    with pytest.raises(ValueError, match=match):
+        LinearConstraints.from_arrays(2, **bounds)
+
+
+def test_a_two_dimensional_right_hand_side_is_rejected():
+    with pytest.raises(ValueError, match=r"b_eq must have shape \(1,\)"):
+        LinearConstraints.from_arrays(2, A_eq=[[1, 1]], b_eq=[[1.0]])
+
+
+def test_generated_names_appear_in_messages():
+    with pytest.raises(InfeasibleConstraintsError, match="for 'x1'"):
+        LinearConstraints.from_arrays(2, lb=[0, 2], ub=1).check_obvious_conflicts()
+    c = LinearConstraints.from_arrays(2, A_ub=[[1, 1], [1, 0]], b_ub=[5, -1], lb=0)
+    with pytest.raises(InfeasibleConstraintsError, match=r"A_ub\[1\] x <= b_ub\[1\]"):
+        c.check_obvious_conflicts()
+
+
+def test_stacking_and_restricting_keep_the_names():
+    first = LinearConstraints.from_arrays(3, A_eq=[[1, 1, 1]], b_eq=[1])
+    second = LinearConstraints.from_arrays(
+        3, A_eq=[[1, 0, 0]], b_eq=[0.5], eq_names=["the first weight"]
+    )
+    both = first.stacked(second)
+    assert both.eq_names == ("A_eq[0] x = b_eq[0]", "the first weight")
+    assert first.stacked(LinearConstraints.from_arrays(3)).eq_names is None
+    assert both.restricted([2, 0]).var_names == ("x2", "x0")
+    named = LinearConstraints.from_arrays(3, var_names=["a", "b", "c"])
+    assert named.restricted([1]).var_names == ("b",)
+
+
+def test_names_must_match_the_rows():
+    with pytest.raises(ValueError, match="names do not match"):
+        LinearConstraints.from_arrays(2, A_eq=[[1, 1]], b_eq=[1], eq_names=["a", "b"])
+
+
+@pytest.mark.parametrize("total", [None, 1.0, -2])
+def test_from_bounds_is_from_arrays_with_a_row_of_ones(total):
+    lb, ub = np.array([0.0, -1.0, -np.inf]), np.array([1.0, np.inf, 2.0])
+    fast = LinearConstraints.from_bounds(3, lb=lb, ub=ub, total=total)
+    general = LinearConstraints.from_arrays(
+        3,
+        A_eq=None if total is None else np.ones((1, 3)),
+        b_eq=None if total is None else [total],
+        lb=lb,
+        ub=ub,
+    )
+    for field in ("A_eq", "b_eq", "A_ub", "b_ub", "lb", "ub"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(general, field))
+    assert not np.shares_memory(fast.lb, lb)
+
+
+def test_from_bounds_rejects_a_non_finite_total():
+    with pytest.raises(ValueError, match="total must be finite"):
+        LinearConstraints.from_bounds(2, total=math.inf)
+
+
+# ----------------------------------------------------------------------
+# Cleaning and verification
+# ----------------------------------------------------------------------
+def test_clean_snaps_to_bounds_and_makes_equalities_exact():
+    c = LinearConstraints.from_arrays(4, A_eq=[[1, 1, 1, 1]], b_eq=[1], lb=0, ub=0.6)
+    x = np.array([-1e-17, 0.6 + 1e-16, 0.25 + 3e-13, 0.15 - 1e-13])
+    original = x.copy()
+    cleaned = c.clean(x)
+    np.testing.assert_array_equal(x, original)
+    assert cleaned[0] == 0.0 and cleaned[1] == 0.6
+    assert abs(cleaned.sum() - 1.0) <= 2e-16
+    c.verify(cleaned)
+
+
+def test_clean_with_dependent_active_rows():
+    # The equality and an active inequality are the same row on the free
+    # variables: A A' is singular and the step comes from least squares.
+    c = LinearConstraints.from_arrays(
+        3, A_eq=[[1, 1, 0]], b_eq=[1], A_ub=[[2, 2, 0]], b_ub=[2], lb=0, ub=1
+    )
+    cleaned = c.clean(np.array([0.3 + 1e-13, 0.7, 0.5]))
+    assert abs(cleaned[:2].sum() - 1.0) <= 2e-16
+    c.verify(cleaned)
+
+
+def test_verify_names_the_violated_row_or_bound():
+    c = LinearConstraints.from_arrays(
+        2, A_ub=[[1, 1]], b_ub=[1], ub_names=["the total"], lb=0
+    )
+    c.verify(np.array([0.5, 0.5 + 1e-14]))
+    with pytest.raises(SolverError, match="violates the total by 0.1"):
+        c.verify(np.array([0.5, 0.6]))
+    with pytest.raises(SolverError, match="violates the bounds of 'x0'"):
+        c.verify(np.array([-1e-20, 0.5]))
