@@ -781,6 +781,7 @@ def test_plain_input_is_returned_by_check_x_y_unchanged(order):
         (np.ones((3, 2)), np.ones(4)),
         (np.array([[1.0, np.nan], [0.0, 1.0]]), np.ones(2)),
         (np.ones((2, 2)), np.array([1.0, np.inf])),
+        (np.full((2, 2), 1e308), np.ones(2)),
     ],
     ids=[
         "float32",
@@ -796,6 +797,7 @@ def test_plain_input_is_returned_by_check_x_y_unchanged(order):
         "lengths",
         "nan",
         "inf",
+        "overflowing sum",
     ],
 )
 def test_other_inputs_take_check_x_y(X, y):
