@@ -284,7 +284,9 @@ def summary_table(results):
         "",
         "`fit` is `fit(X)` with the covariance estimation, `solve` the "
         "optimisation given the fitted model; `peak` the memory allocated by "
-        "the call (tracemalloc), beyond `X`; speedup = dense time / factor time.",
+        "the call (tracemalloc), beyond `X`; speedup = dense time / factor "
+        "time, each relative to the samples of the factor path's fit it "
+        "alternated with (so both see the same machine conditions).",
         "",
         _harness.markdown_row(header),
         _harness.markdown_row(["---"] * len(header)),
@@ -308,11 +310,33 @@ def _path_cells(cells, factor_name, dense_name, memory=True):
     out.append(_time(dense))
     if memory:
         out.append(_memory(dense))
-    speedup = None
-    if factor and dense and factor.seconds and dense.seconds:
-        speedup = dense.seconds / factor.seconds
-    out.append(_harness.format_ratio(speedup))
+    out.append(_harness.format_ratio(_speedup(factor, dense)))
     return out
+
+
+def _speedup(factor, dense):
+    """``dense / factor`` time, through the reference samples each alternated with.
+
+    The factor path's fit is the reference: every other row was timed in
+    samples alternating with it, and the ratio of two such rows divides out
+    how fast the machine was while each ran. Plain medians otherwise.
+    """
+    if not (factor and dense and factor.seconds and dense.seconds):
+        return None
+    if _is_paired(factor) and _is_paired(dense):
+        return _relative_time(dense) / _relative_time(factor)
+    return dense.seconds / factor.seconds
+
+
+def _is_paired(row):
+    return row.contender == FACTOR or bool(row.paired_reference_seconds)
+
+
+def _relative_time(row):
+    """Time relative to the reference's alternating samples (1 for the reference)."""
+    if row.contender == FACTOR:
+        return 1.0
+    return row.seconds / row.paired_reference_seconds
 
 
 def _time(row):
