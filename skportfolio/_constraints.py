@@ -269,8 +269,16 @@ class LinearConstraints:
         )
 
     @cached_property
+    def finite_bounds(self):
+        """``(lower, upper)``: the indices of the finite lower and upper bounds."""
+        return np.flatnonzero(np.isfinite(self.lb)), np.flatnonzero(
+            np.isfinite(self.ub)
+        )
+
+    @property
     def has_bounds(self):
-        return bool(np.isfinite(self.lb).any() or np.isfinite(self.ub).any())
+        lower, upper = self.finite_bounds
+        return bool(lower.size or upper.size)
 
     @property
     def has_inequalities(self):
@@ -506,7 +514,12 @@ class LinearConstraints:
             return x
         # Columns of the variables on a bound zeroed: they do not move.
         x += _minimum_norm_step(A * free, residual)
-        return np.minimum(np.maximum(x, self.lb), self.ub)
+        lower, upper = self.finite_bounds
+        if lower.size:
+            np.maximum(x, self.lb, out=x)
+        if upper.size:
+            np.minimum(x, self.ub, out=x)
+        return x
 
     def _rows_to_hold(self, x, ub_multipliers):
         """The equalities and the inequalities active at ``x`` (or by their multiplier)."""
@@ -522,13 +535,24 @@ class LinearConstraints:
         )
 
     def _snap_to_bounds(self, x):
-        """``x`` clipped to the bounds, with values within round-off of a bound
-        put exactly on it, and the mask of the values strictly inside."""
+        """A copy of ``x`` clipped to the bounds, with values within round-off of
+        a bound put exactly on it, and the mask of the values strictly inside.
+
+        A side without finite bounds is skipped: the common long-only case
+        has no upper bounds.
+        """
         near = ACTIVE_TOL * np.maximum(1.0, np.abs(x))
-        on_lb = x - self.lb <= near
-        x = np.where(on_lb, self.lb, x)
-        on_ub = self.ub - x <= near
-        return np.where(on_ub, self.ub, x), ~(on_lb | on_ub)
+        lower, upper = self.finite_bounds
+        x = np.array(x, dtype=float)
+        on_bound = np.zeros(x.shape, dtype=bool)
+        if lower.size:
+            on_bound = x - self.lb <= near
+            np.copyto(x, self.lb, where=on_bound)
+        if upper.size:
+            on_ub = self.ub - x <= near
+            np.copyto(x, self.ub, where=on_ub)
+            on_bound |= on_ub
+        return x, ~on_bound
 
     def verify(self, x):
         """Raise :class:`SolverError` if ``x`` violates any constraint beyond round-off."""
@@ -560,7 +584,10 @@ class LinearConstraints:
         round-off floor of :meth:`row_tolerance` is added only for rows that
         miss the rest of the tolerance.
         """
-        if not ((x >= self.lb).all() and (x <= self.ub).all()):
+        lower, upper = self.finite_bounds
+        if (lower.size and not (x >= self.lb).all()) or (
+            upper.size and not (x <= self.ub).all()
+        ):
             return False
         # FEASIBILITY_TOL is the smallest tolerance of any row.
         if self.A_eq.shape[0]:

@@ -138,8 +138,7 @@ class QuadraticProgram:
         """
         c = self.constraints
         n_eq, n_ub = c.A_eq.shape[0], c.A_ub.shape[0]
-        self._lb_index = np.flatnonzero(np.isfinite(c.lb))
-        self._ub_index = np.flatnonzero(np.isfinite(c.ub))
+        self._lb_index, self._ub_index = c.finite_bounds
         start_lb = n_eq + n_ub
         start_ub = start_lb + self._lb_index.size
         C = np.zeros((c.n_vars, start_ub + self._ub_index.size), order="F")

@@ -31,7 +31,8 @@ def reference_range(row, lb, ub):
 
 def reference_diagnosis(A_eq, b_eq, A_ub, b_ub, lb, ub):
     """``(conflict, forced)``: whether one row alone conflicts with the bounds,
-    and the values pinned by equal bounds or by rows met only at a corner."""
+    and the values pinned by equal bounds or by rows met only at a corner
+    (None when two of them pin a variable to different values)."""
     forced = np.where(lb == ub, lb, np.nan)
     conflict = bool(np.any(lb > ub + FEASIBILITY_TOL * np.maximum(1, np.abs(ub))))
     corners = []
@@ -52,7 +53,10 @@ def reference_diagnosis(A_eq, b_eq, A_ub, b_ub, lb, ub):
     for row, at_max in corners:
         for j, a in enumerate(row):
             if a != 0:
-                forced[j] = ub[j] if (a > 0) == at_max else lb[j]
+                value = ub[j] if (a > 0) == at_max else lb[j]
+                if not (np.isnan(forced[j]) or forced[j] == value):
+                    return conflict, None
+                forced[j] = value
     return conflict, forced
 
 
@@ -91,6 +95,11 @@ def test_diagnosis_matches_the_row_by_row_reference(arrays):
             c.check_obvious_conflicts()
         return
     c.check_obvious_conflicts()
+    if forced is None:
+        # two rows met only at different corners: they cannot hold together
+        with pytest.raises(InfeasibleConstraintsError):
+            c.prove_infeasible()
+        return
     np.testing.assert_array_equal(c.forced_values(), forced)
     assert c.may_pin_variables or np.isnan(forced).all()
 

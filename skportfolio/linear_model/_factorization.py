@@ -19,9 +19,9 @@ orthonormal: ``Q_k'Q_k - I`` is of the order of ``eps * cond(R_k)**2``
 satisfies ``X + dX = Q_k R`` with ``dX`` of the order of ``eps ||X||`` as for
 Householder QR, so ``||(X + dX) b||^2 = ||R b||^2 (1 + e)`` for every ``b``,
 with ``|e|`` at most the departure of ``Q_k`` from orthonormality. The steps
-stop as soon as ``eps * cond(R_k)**2`` (from the eigenvalues of the small
-``Q_{k-1}'Q_{k-1}``) is below ``ORTHOGONALITY_TOL``; ``Q_k`` itself is never
-formed.
+stop as soon as ``eps * cond(R_k)**2`` (bounded through the small
+``Q_{k-1}'Q_{k-1}`` and ``R_k^{-1}``) is below ``ORTHOGONALITY_TOL``; ``Q_k``
+itself is never formed.
 
 One step suffices up to condition numbers of about 1e8: beyond the
 Gram matrix already formed it costs a triangular solve and a Gram matrix of
@@ -31,7 +31,7 @@ flops, mostly BLAS-2 and about twice as slow, of Householder QR.
 
 import numpy as np
 from scipy.linalg.blas import dtrsm
-from scipy.linalg.lapack import dgeqrf, dgeqrf_lwork
+from scipy.linalg.lapack import dgeqrf, dgeqrf_lwork, dtrtri
 
 from skportfolio._qp import _cholesky_or_none, _rcond
 
@@ -99,24 +99,27 @@ def _shifted_cholesky_qr(X, gram):
         if R_step is None:
             return None
         R = R_step @ R
-        if _orthogonality_defect(gram_step) <= ORTHOGONALITY_TOL:
+        if _orthogonality_defect(gram_step, R_step) <= ORTHOGONALITY_TOL:
             return R
         if step < MAX_CHOLESKY_QR_STEPS:
             Q = dtrsm(1.0, R_step, Q, side=1, lower=0, overwrite_b=1)
     return None
 
 
-def _orthogonality_defect(gram_step):
-    """``eps * cond(R_step)**2 = eps * cond(Q'Q)``: how far the next ``Q`` is
-    from orthonormal.
+def _orthogonality_defect(gram_step, R_step):
+    """An upper bound of ``eps * cond(Q'Q)``: how far the next ``Q`` is from
+    orthonormal.
 
-    The eigenvalues of the small ``Q'Q`` carry an absolute error of about
-    ``eps ||Q'Q||``, negligible wherever the defect is small enough to accept.
+    ``cond(G) <= ||G||_1 ||R^{-1}||_F^2`` for ``G = R'R`` symmetric
+    (``||G||_2 <= ||G||_1`` and ``||G^{-1}||_2 = ||R^{-1}||_2^2``): a few
+    times the exact value here, and a triangular inversion costs a fraction
+    of an eigenvalue decomposition.
     """
-    eigenvalues = np.linalg.eigvalsh(gram_step)
-    if eigenvalues[0] <= 0:
+    inverse, info = dtrtri(R_step, lower=0)
+    if info:
         return np.inf
-    return _EPS * eigenvalues[-1] / eigenvalues[0]
+    largest_column_sum = np.abs(gram_step).sum(axis=0).max()
+    return _EPS * largest_column_sum * np.einsum("ij,ij->", inverse, inverse)
 
 
 def _householder_r(X):
