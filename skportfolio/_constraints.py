@@ -271,9 +271,7 @@ class LinearConstraints:
     @cached_property
     def finite_bounds(self):
         """``(lower, upper)``: the indices of the finite lower and upper bounds."""
-        return np.flatnonzero(np.isfinite(self.lb)), np.flatnonzero(
-            np.isfinite(self.ub)
-        )
+        return np.isfinite(self.lb).nonzero()[0], np.isfinite(self.ub).nonzero()[0]
 
     @property
     def has_bounds(self):

@@ -304,6 +304,9 @@ class QuadraticProgram:
 
 
 def _scatter(values, index, size):
+    """``values`` at the sorted positions ``index`` of a vector of zeros."""
+    if index.size == size:
+        return values
     out = np.zeros(size)
     if index.size:
         out[index] = values

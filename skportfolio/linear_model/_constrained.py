@@ -44,16 +44,12 @@ def regression_constraints(
     Returns a :class:`~skportfolio._constraints.LinearConstraints` whose rows
     carry readable names ("the sum of the coefficients", "A_eq[0]", ...).
     """
-    lower, upper = (None, None) if bounds is None else _bounds_pair(bounds)
     names = None if feature_names is None else [str(name) for name in feature_names]
-    lb = expand_bound(
-        lower, n_features, default=-np.inf, name="bounds[0]", var_names=names
-    )
-    ub = expand_bound(
-        upper, n_features, default=np.inf, name="bounds[1]", var_names=names
-    )
-    if positive:
-        lb = np.maximum(lb, 0.0)
+    if bounds is None:
+        # positive alone is the scalar lower bound 0, expanded by from_bounds
+        lb, ub = (0.0 if positive else None), None
+    else:
+        lb, ub = _expanded_bounds(bounds, n_features, positive, names)
     constraints = LinearConstraints.from_bounds(
         n_features,
         lb=lb,
@@ -76,6 +72,18 @@ def regression_constraints(
             var_names=names,
         )
     )
+
+
+def _expanded_bounds(bounds, n_features, positive, names):
+    """The ``(lower, upper)`` arrays of ``bounds``, lower raised to 0 if ``positive``."""
+    lower, upper = _bounds_pair(bounds)
+    lb = expand_bound(
+        lower, n_features, default=-np.inf, name="bounds[0]", var_names=names
+    )
+    ub = expand_bound(
+        upper, n_features, default=np.inf, name="bounds[1]", var_names=names
+    )
+    return (np.maximum(lb, 0.0) if positive else lb), ub
 
 
 def _row_names(matrix_name, A):
@@ -325,7 +333,7 @@ class ConstrainedLinearRegression(MultiOutputMixin, RegressorMixin, BaseEstimato
         )
         solver = LeastSquaresSolver(X_design, constraints)
         coef = solver.solve(Y)
-        intercept = y_offset - coef @ x_offset
+        intercept = y_offset - coef @ x_offset if self.fit_intercept else y_offset
         self.coef_ = coef[0] if y.ndim == 1 else coef
         self.intercept_ = float(intercept[0]) if y.ndim == 1 else intercept
         self.weights_ = self.coef_
