@@ -13,8 +13,10 @@ skportfolio's exceptions.
 Positive semi-definite P
 ------------------------
 quadprog needs a strictly positive definite Hessian. When P is singular or
-numerically so (collinear regressors, more assets than observations) we solve
-the *proximal-point* sequence::
+numerically so (collinear regressors, more assets than observations: the
+reciprocal condition number of the Cholesky factor of P is below
+``RCOND_MIN``, or that of a factor R given directly below
+``FACTOR_RCOND_MIN``) we solve the *proximal-point* sequence::
 
     x_{k+1} = argmin 1/2 x'Px + q'x + delta/2 ||x - x_k||^2   (same constraints)
 
@@ -110,7 +112,8 @@ class QuadraticProgram:
         Positive semi-definite Hessian. Give ``P`` or ``R``.
     R : ndarray of shape (n, n), optional
         Upper-triangular factor with ``P = R'R`` (e.g. from a QR decomposition
-        of a design matrix), which avoids squaring its condition number.
+        of a design matrix), which avoids squaring its condition number: it
+        is used as it is up to ``cond(R)`` of about ``1 / FACTOR_RCOND_MIN``.
     """
 
     def __init__(self, constraints, *, P=None, R=None):
