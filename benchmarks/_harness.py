@@ -318,8 +318,11 @@ def _measure(benchmark, contender, problem, row, settings, reference):
         # One call already exceeds the budget: that call is the timing.
         row.seconds, row.repeats, row.calls_per_sample = first, 1, 1
         return
-    row.repeats = max(1, min(settings.repeat, int(settings.budget // max(first, 1e-9))))
-    row.calls_per_sample = calls_per_sample(first, settings.min_time)
+    # The first call may pay one-time costs (imports, caches built lazily):
+    # a second one sizes the samples, so that each lasts about min_time.
+    warm = _time_once(call)
+    row.repeats = max(1, min(settings.repeat, int(settings.budget // max(warm, 1e-9))))
+    row.calls_per_sample = calls_per_sample(warm, settings.min_time)
     if reference is None:
         row.seconds = time_call(
             call,

@@ -233,22 +233,5 @@ BENCHMARK = _harness.Benchmark(
 )
 
 
-def warm_up(contenders, problem):
-    """Call every installed contender once on ``problem``.
-
-    The harness sizes a contender's timing samples from its first call. A
-    first call that pays one-time costs (imports, lazily built caches: 20 ms
-    for a 0.4 ms fit) gives samples of a handful of calls, each starting with
-    the caches the other contender of the pair left behind; after this warm-up
-    the samples last the intended ``min_time``.
-    """
-    for contender in contenders:
-        try:
-            contender.solve(problem)
-        except ImportError:
-            pass
-
-
 if __name__ == "__main__":
-    warm_up(CONTENDERS, make_problem(Size(n_samples=50, n_features=5)))
     _harness.main(BENCHMARK)

@@ -16,6 +16,7 @@ are worked out only once something has failed.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from numbers import Real
@@ -66,10 +67,39 @@ def _as_rhs(b, m, name, matrix_name):
     return b
 
 
+class GeneratedNames(Sequence):
+    """Names ``template.format(i)`` for ``i < n``, formatted only when read.
+
+    For variables without names of their own (an ndarray's columns): a
+    tuple of thousands of formatted strings per fit would cost more than
+    the solve, and the names are read only by error messages.
+
+    Examples
+    --------
+    >>> names = GeneratedNames("asset {}", 3)
+    >>> len(names), names[2]
+    (3, 'asset 2')
+    """
+
+    def __init__(self, template, n):
+        self.template, self.n = template, n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(self.n)))
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        return self.template.format(i % self.n)
+
+
 def _as_names(names, size):
     if names is None:
         return None
-    names = tuple(names)
+    if not isinstance(names, GeneratedNames):
+        names = tuple(names)
     if len(names) != size:
         raise ValueError("Constraint names do not match the number of constraints.")
     return names

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skportfolio._constraints import FEASIBILITY_TOL, LinearConstraints
+from skportfolio._constraints import FEASIBILITY_TOL, GeneratedNames, LinearConstraints
 from skportfolio.exceptions import InfeasibleConstraintsError, SolverError
 
 
@@ -222,3 +222,15 @@ def test_verify_names_the_violated_row_or_bound():
         c.verify(np.array([0.5, 0.6]))
     with pytest.raises(SolverError, match="violates the bounds of 'x0'"):
         c.verify(np.array([-1e-20, 0.5]))
+
+
+def test_generated_names_are_formatted_when_read():
+    names = GeneratedNames("asset {}", 4)
+    assert len(names) == 4
+    assert names[3] == "asset 3" and names[-1] == "asset 3"
+    assert names[1:3] == ("asset 1", "asset 2")
+    with pytest.raises(IndexError):
+        names[4]
+    constraints = LinearConstraints.from_bounds(4, lb=1.0, ub=0.5, var_names=names)
+    with pytest.raises(InfeasibleConstraintsError, match="'asset 0'"):
+        constraints.check_obvious_conflicts()

@@ -14,10 +14,10 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from skportfolio._constraints import LinearConstraints, expand_bound
+from skportfolio._constraints import GeneratedNames, LinearConstraints, expand_bound
 from skportfolio.covariance._operator import DenseCovariance, SampleCovariance
 from skportfolio.covariance._operator import nearest_psd as nearest_psd
 from skportfolio.metrics import sharpe_ratio
@@ -286,7 +286,7 @@ class ConstraintsMixin:
     _constraint_parameter_constraints = {
         "min_weights": [Real, "array-like", dict, None],
         "max_weights": [Real, "array-like", dict, None],
-        "budget": [Real, None],
+        "budget": [Interval(Real, None, None, closed="neither"), None],
         "groups": ["array-like", dict, None],
         "group_bounds": [dict, None],
         "A_eq": ["array-like", None],
@@ -296,47 +296,48 @@ class ConstraintsMixin:
     }
 
     def _build_constraints(self, n_assets):
-        """One :class:`LinearConstraints` from the constraint parameters."""
+        """One :class:`LinearConstraints` from the constraint parameters.
+
+        Rows in order: the budget, ``A_eq``; ``A_ub``, then the group bounds.
+        """
         names = self._asset_names()
-        var_names = names or [f"asset {i}" for i in range(n_assets)]
-        lb = expand_bound(
-            self.min_weights,
+        var_names = names or GeneratedNames("asset {}", n_assets)
+        constraints = LinearConstraints.from_bounds(
             n_assets,
-            default=-np.inf,
-            name="min_weights",
-            var_names=names,
-        )
-        ub = expand_bound(
-            self.max_weights,
-            n_assets,
-            default=np.inf,
-            name="max_weights",
-            var_names=names,
-        )
-        budget = LinearConstraints.from_arrays(
-            n_assets,
-            A_eq=None if self.budget is None else np.ones((1, n_assets)),
-            b_eq=None if self.budget is None else [self.budget],
-            eq_names=None
-            if self.budget is None
-            else ["the sum of the weights (budget)"],
-            lb=lb,
-            ub=ub,
+            lb=expand_bound(
+                self.min_weights,
+                n_assets,
+                default=-np.inf,
+                name="min_weights",
+                var_names=names,
+            ),
+            ub=expand_bound(
+                self.max_weights,
+                n_assets,
+                default=np.inf,
+                name="max_weights",
+                var_names=names,
+            ),
+            total=self.budget,
+            total_name="the sum of the weights (budget)",
             var_names=var_names,
         )
-        general = LinearConstraints.from_arrays(
-            n_assets,
-            A_eq=self.A_eq,
-            b_eq=self.b_eq,
-            A_ub=self.A_ub,
-            b_ub=self.b_ub,
-            eq_names=_row_names("A_eq", self.A_eq, "="),
-            ub_names=_row_names("A_ub", self.A_ub, "<="),
-            var_names=var_names,
-        )
-        return budget.stacked(general).stacked(
-            self._group_constraints(n_assets, var_names)
-        )
+        if any(a is not None for a in (self.A_eq, self.b_eq, self.A_ub, self.b_ub)):
+            constraints = constraints.stacked(
+                LinearConstraints.from_arrays(
+                    n_assets,
+                    A_eq=self.A_eq,
+                    b_eq=self.b_eq,
+                    A_ub=self.A_ub,
+                    b_ub=self.b_ub,
+                    eq_names=_row_names("A_eq", self.A_eq, "="),
+                    ub_names=_row_names("A_ub", self.A_ub, "<="),
+                    var_names=var_names,
+                )
+            )
+        if self.groups is None and self.group_bounds is None:
+            return constraints
+        return constraints.stacked(self._group_constraints(n_assets, var_names))
 
     def _group_constraints(self, n_assets, var_names):
         if self.groups is None:

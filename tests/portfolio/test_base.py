@@ -119,6 +119,8 @@ def test_bad_returns_raise(estimator, X):
 def test_parameters_are_validated(X):
     with pytest.raises(ValueError, match="budget"):
         MinimumVariance(budget="one").fit(X)
+    with pytest.raises(ValueError, match="budget"):
+        MinimumVariance(budget=np.inf).fit(X)
     with pytest.raises(ValueError, match="covariance_estimator"):
         MinimumVariance(covariance_estimator="ledoit").fit(X)
 
