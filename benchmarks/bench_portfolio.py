@@ -15,8 +15,8 @@ multiple of that floor.
 
 A fourth part, ``grid-search``, times scikit-learn's ``GridSearchCV`` over
 16 risk aversions with ``TimeSeriesSplit(5)`` (80 fits and a refit) for
-skportfolio's ``MeanVariance`` and skfolio's ``MeanRisk``; its table is
-printed, not saved.
+skportfolio's ``MeanVariance`` and skfolio's ``MeanRisk``, skfolio's samples
+alternating with skportfolio's (``results/grid-search.json``).
 
 Size labels are ``TxN``: ``T`` periods of ``N`` assets (``_references.make_returns``:
 one market factor, unequal volatilities, a small drift). The default sizes
@@ -239,42 +239,109 @@ def grid_search_skfolio(X):
     return search.fit(X)
 
 
+GRID_SEARCH = _harness.Benchmark(
+    name="grid-search",
+    title=(
+        f"GridSearchCV over {GRID.size} risk aversions, TimeSeriesSplit(5), "
+        f"{GRID_SIZE} (T x N)"
+    ),
+    parse_size=_references.parse_size,
+    make_problem=make_problem,
+    score=None,
+    contenders=[
+        _harness.Contender(
+            "skportfolio",
+            grid_search_skportfolio,
+            packages=("skportfolio",),
+            note="GridSearchCV(MeanVariance(), {'risk_aversion': GRID}, "
+            "cv=TimeSeriesSplit(5)): 80 fits, 80 scores and a refit",
+        ),
+        _harness.Contender(
+            "skfolio",
+            grid_search_skfolio,
+            packages=("skfolio",),
+            note="the same search over MeanRisk(MAXIMIZE_UTILITY) with "
+            "risk_aversion = GRID / 2 (its utility is μ'w - λ w'Σw)",
+        ),
+    ],
+    sizes=[GRID_SIZE],
+    quick_sizes=[GRID_SIZE],
+    reference="skportfolio",
+    compare_objectives=False,
+)
+
+
 def run_grid_search(argv):
-    parser = argparse.ArgumentParser(description="GridSearchCV timing")
+    """Time both searches, skfolio's samples alternating with skportfolio's.
+
+    The selected risk aversion (in the ``δ`` convention) is recorded for each:
+    both libraries solve the same problems, so they must select the same.
+    """
+    parser = argparse.ArgumentParser(description=GRID_SEARCH.title)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeat", type=int)
+    parser.add_argument("--no-save", action="store_true")
     args, _ = parser.parse_known_args(argv)
-    repeat = args.repeat or (1 if args.quick else 3)
+    settings = _harness.Settings(
+        repeat=args.repeat or (1 if args.quick else 5),
+        min_time=0.0,
+        budget=600.0,
+        reference="skportfolio",
+        quick=args.quick,
+    )
     X = make_problem(_references.parse_size(GRID_SIZE)).X
+    to_delta = {"skportfolio": 1.0, "skfolio": 2.0}
+    rows, reference = [], None
+    with _harness.threadpool_limits(limits=1):
+        for contender in GRID_SEARCH.contenders:
+            row = _harness.Row(size=GRID_SIZE, contender=contender.name)
+            try:
+                fitted = contender.solve(X)
+            except ImportError as error:
+                row.status = f"not installed ({error})"
+                rows.append(row)
+                continue
+            selected = fitted.best_params_["risk_aversion"]
+            row.extras = {"selected_risk_aversion": to_delta[contender.name] * selected}
+            row.repeats, row.calls_per_sample = settings.repeat, 1
+            if reference is None:
+                row.seconds = _harness.time_call(
+                    lambda contender=contender: contender.solve(X),
+                    repeat=settings.repeat,
+                    number=1,
+                )
+                reference = contender
+            else:
+                row.seconds, row.paired_reference_seconds = _harness.time_paired(
+                    lambda contender=contender: contender.solve(X),
+                    lambda reference=reference: reference.solve(X),
+                    repeat=settings.repeat,
+                )
+            rows.append(row)
+    timed = {row.contender: row for row in rows if row.seconds is not None}
+    for row in timed.values():
+        paired = row.paired_reference_seconds or timed["skportfolio"].seconds
+        row.time_ratio = row.seconds / paired
     lines = [
-        f"## GridSearchCV over {GRID.size} risk aversions, TimeSeriesSplit(5), "
-        f"{GRID_SIZE} (T x N)",
+        f"## {GRID_SEARCH.title}",
         "",
         "| contender | time | time / skportfolio | selected δ | status |",
         "| --- | --- | --- | --- | --- |",
     ]
-    timings = {}
-    with _harness.threadpool_limits(limits=1):
-        for name, search, to_delta in (
-            ("skportfolio", grid_search_skportfolio, lambda value: value),
-            ("skfolio", grid_search_skfolio, lambda value: 2.0 * value),
-        ):
-            try:
-                fitted = search(X)
-            except ImportError as error:
-                lines.append(f"| {name} | — | — | — | not installed ({error}) |")
-                continue
-            seconds = _harness.time_call(
-                lambda search=search: search(X), repeat=repeat, number=1
-            )
-            timings[name] = seconds
-            ratio = seconds / timings["skportfolio"]
-            delta = to_delta(fitted.best_params_["risk_aversion"])
-            lines.append(
-                f"| {name} | {_harness.format_seconds(seconds)} | "
-                f"{_harness.format_ratio(ratio)} | {delta:.4g} | ok |"
-            )
+    for row in rows:
+        delta = row.extras.get("selected_risk_aversion")
+        lines.append(
+            f"| {row.contender} | {_harness.format_seconds(row.seconds)} | "
+            f"{_harness.format_ratio(row.time_ratio)} | "
+            f"{'—' if delta is None else f'{delta:.4g}'} | {row.status} |"
+        )
     print("\n".join([*lines, ""]))
+    if not args.no_save:
+        stem = GRID_SEARCH.name + ("-quick" if args.quick else "")
+        environment = _harness.environment_info(GRID_SEARCH.contenders)
+        path = _harness.RESULTS_DIR / f"{stem}.json"
+        _harness.save_json(path, GRID_SEARCH, rows, settings, environment)
+        print(f"saved {path}", file=sys.stderr)
 
 
 def main(argv=None):

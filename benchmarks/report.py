@@ -87,6 +87,14 @@ GROUPS = (
         "(``np.cov``, ``ddof=1``), estimated inside the timed call.",
     ),
     (
+        "Model selection",
+        "grid-search",
+        "scikit-learn's ``GridSearchCV`` over 16 risk aversions with "
+        "``TimeSeriesSplit(5)``: 80 fits and scores and a refit of a long-only "
+        "mean-variance portfolio of 100 assets, skportfolio's ``MeanVariance`` "
+        "against skfolio's ``MeanRisk``. Both select the same risk aversion.",
+    ),
+    (
         "Risk parity and risk budgeting",
         "risk-parity",
         "Weights whose risk contributions match equal or random budgets, "
@@ -216,6 +224,7 @@ ORDER = (
     "portfolio-long-only",
     "portfolio-budget",
     "portfolio-mean-variance",
+    "grid-search",
     "risk-parity-equal",
     "risk-parity-random",
     "factor-min-variance-budget",
@@ -528,6 +537,20 @@ def regression_checks(runs):
     return checks
 
 
+def grid_search_checks(runs):
+    run = runs.get("grid-search")
+    return [
+        check(
+            "GridSearchCV over risk aversions ≥ 10× faster than skfolio's",
+            run,
+            run.sizes if run is not None else [],
+            lambda size: run.ratio(size, "skfolio", OURS),
+            lambda value: value >= 10,
+            format_ratio,
+        )
+    ]
+
+
 def floor_checks(runs, prefix, limit, rc_tolerance=None):
     """skportfolio's time as a multiple of np.cov at N >= 500, per benchmark."""
     checks = []
@@ -614,6 +637,7 @@ def all_checks(runs):
     return [
         *regression_checks(runs),
         *floor_checks(runs, "portfolio-", 1.3),
+        *grid_search_checks(runs),
         *floor_checks(runs, "risk-parity-", 1.5, rc_tolerance=1e-10),
         *factor_checks(runs),
     ]

@@ -68,31 +68,39 @@ def _as_rhs(b, m, name, matrix_name):
 
 
 class GeneratedNames(Sequence):
-    """Names ``template.format(i)`` for ``i < n``, formatted only when read.
+    """Names ``template.format(i)``, formatted only when read.
 
     For variables without names of their own (an ndarray's columns): a
     tuple of thousands of formatted strings per fit would cost more than
-    the solve, and the names are read only by error messages.
+    the solve, and the names are read only by error messages. ``labels``
+    are the numbers formatted, ``0 .. n-1`` by default; :meth:`subset`
+    keeps the labels of the variables it selects.
 
     Examples
     --------
     >>> names = GeneratedNames("asset {}", 3)
     >>> len(names), names[2]
     (3, 'asset 2')
+    >>> names.subset([2, 0])[0]
+    'asset 2'
     """
 
-    def __init__(self, template, n):
-        self.template, self.n = template, n
+    def __init__(self, template, n, labels=None):
+        self.template = template
+        self.labels = np.arange(n) if labels is None else labels
 
     def __len__(self):
-        return self.n
+        return self.labels.shape[0]
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return tuple(self[j] for j in range(*i.indices(self.n)))
-        if not -self.n <= i < self.n:
-            raise IndexError(i)
-        return self.template.format(i % self.n)
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        return self.template.format(self.labels[i])
+
+    def subset(self, index):
+        """The names of the variables ``index`` (integers or a boolean mask)."""
+        labels = self.labels[index]
+        return GeneratedNames(self.template, labels.shape[0], labels)
 
 
 def _as_names(names, size):
@@ -286,6 +294,9 @@ class LinearConstraints:
         return names[i] if names is not None else _DEFAULT_NAMES[field_name].format(i)
 
     def _names(self, field_name, index):
+        names = getattr(self, field_name)
+        if isinstance(names, GeneratedNames):
+            return names.subset(index)
         return tuple(self._name(field_name, i) for i in index)
 
     def _stacked_names(self, other, field_name, n_self, n_other):

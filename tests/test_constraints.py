@@ -229,8 +229,16 @@ def test_generated_names_are_formatted_when_read():
     assert len(names) == 4
     assert names[3] == "asset 3" and names[-1] == "asset 3"
     assert names[1:3] == ("asset 1", "asset 2")
+    assert tuple(names.subset([3, 1])) == ("asset 3", "asset 1")
+    assert tuple(names.subset(np.array([True, False, False, True]))) == (
+        "asset 0",
+        "asset 3",
+    )
     with pytest.raises(IndexError):
         names[4]
     constraints = LinearConstraints.from_bounds(4, lb=1.0, ub=0.5, var_names=names)
     with pytest.raises(InfeasibleConstraintsError, match="'asset 0'"):
         constraints.check_obvious_conflicts()
+    # A restriction keeps each variable's own name.
+    with pytest.raises(InfeasibleConstraintsError, match="'asset 2'"):
+        constraints.restricted([2, 3]).check_obvious_conflicts()
