@@ -23,12 +23,14 @@ method                     returns                                     factor-mo
 ``nearest_psd()``          a positive semi-definite operator           ``O(1)``
 =========================  ==========================================  =================
 
-Index arguments are integer arrays or boolean masks over the assets.
+Index arguments are integer arrays or boolean masks over the assets. Dense
+operators also have ``scaled_cholesky()``, a Cholesky factor of Σ up to a
+scale, for the closed forms that need one.
 """
 
 import numpy as np
 from scipy.linalg import LinAlgError
-from scipy.linalg.blas import dsymv
+from scipy.linalg.blas import dsymv, dsyrk
 from scipy.linalg.lapack import dpotrf, dpotrs
 
 from skportfolio._qp import RELATIVE_DELTA
@@ -146,6 +148,17 @@ class DenseCovariance:
         if info != 0:
             raise LinAlgError(f"LAPACK dpotrs info={info}")
         return solution
+
+    def scaled_cholesky(self):
+        """An upper-triangular ``R`` and a scale ``s`` with ``Σ = s R'R``.
+
+        ``R`` is Fortran-ordered (as LAPACK returns it) and only its upper
+        triangle is meaningful. Raises ``scipy.linalg.LinAlgError`` if Σ is
+        not numerically positive definite.
+        """
+        # The transpose of the symmetric C-ordered matrix is the Fortran array
+        # LAPACK takes, copied so that the matrix itself survives.
+        return _upper_cholesky(self._matrix.T.copy(order="F")), 1.0
 
     def restrict(self, index):
         """The covariance of the assets ``index``."""
@@ -361,6 +374,27 @@ class SampleCovariance(DenseCovariance):
             self._centred = None
         return self._matrix
 
+    def scaled_cholesky(self):
+        """``R`` and ``s = 1/(T-1)`` with ``Σ = s R'R``, without forming Σ.
+
+        ``R'R`` is the Gram matrix ``Xc'Xc``: BLAS ``syrk`` computes its
+        upper triangle, which LAPACK factorises in place, so a closed form
+        that needs only the factor (the budget-only minimum-variance
+        portfolio) skips the lower triangle, the scaling pass and the copy
+        that forming Σ and factorising it would cost. The returns are kept,
+        so Σ can still be formed later.
+        """
+        if self._matrix is None:
+            # The transposed C-ordered returns are the Fortran N x T array
+            # syrk takes.
+            gram = dsyrk(1.0, self._centred.T, lower=0)
+            # Cauchy-Schwarz bounds every entry by the diagonal, so an
+            # overflow shows there; forming Σ then reports it.
+            if np.all(np.isfinite(np.diag(gram))):
+                return _upper_cholesky(gram), self._scale
+            self.dense()
+        return super().scaled_cholesky()
+
     def solve_shifted(self, shift, rhs):
         """Solve ``(Σ + diag(shift)) x = rhs`` by Cholesky of the formed matrix."""
         self.dense()
@@ -373,6 +407,14 @@ class SampleCovariance(DenseCovariance):
     def nearest_psd(self):
         """The operator itself, which is positive semi-definite."""
         return self
+
+
+def _upper_cholesky(matrix):
+    """Upper Cholesky factor of a Fortran-ordered symmetric ``matrix``, in place."""
+    factor, info = dpotrf(matrix, lower=0, overwrite_a=1, clean=0)
+    if info != 0:
+        raise LinAlgError(f"not positive definite (LAPACK dpotrf info={info})")
+    return factor
 
 
 def _count(index):

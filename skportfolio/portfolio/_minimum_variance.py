@@ -2,6 +2,7 @@
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
+from scipy.linalg.lapack import dpotrs
 
 from skportfolio._constraints import FEASIBILITY_TOL
 from skportfolio._qp import RCOND_MIN, _rcond
@@ -27,8 +28,10 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
 
     Parameters
     ----------
-    covariance : ndarray of shape (n, n)
-        Positive definite covariance.
+    covariance : ndarray of shape (n, n) or DenseCovariance
+        Positive definite covariance, as a matrix or a dense covariance
+        operator; a :class:`~skportfolio.covariance.SampleCovariance` is
+        factorised from its returns without forming the matrix.
     budget : float, default=1.0
     cross_covariance : ndarray of shape (n,), default=None
         Covariance of the assets with a benchmark (``c``); None for 0.
@@ -39,6 +42,12 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
         None when ``covariance`` is not numerically positive definite
         (condition number above ``1e14``, the QP layer's threshold).
 
+    Notes
+    -----
+    With the factor ``Σ = s R'R``, ``u = (R'R)⁻¹1`` and
+    ``v = (R'R)⁻¹c / s`` the weights are ``v + u (budget - 1'v) / 1'u``: the
+    scale of Σ cancels from the budget term.
+
     Examples
     --------
     >>> import numpy as np
@@ -46,18 +55,18 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
     array([0.8, 0.2])
     """
     try:
-        factor = cholesky(covariance, lower=False, check_finite=False)
+        factor, scale = as_covariance_operator(covariance).scaled_cholesky()
     except LinAlgError:
         return None
     # A nearly singular Σ (e.g. a constant asset) factorises, but Σ⁻¹c then
     # cancels catastrophically: leave it to the QP, as the QP layer would.
     if _rcond(factor) < RCOND_MIN:
         return None
-    n = covariance.shape[0]
-    c = np.zeros(n) if cross_covariance is None else cross_covariance
-    solved = cho_solve(
-        (factor, False), np.column_stack([np.ones(n), c]), check_finite=False
-    )
+    n = factor.shape[0]
+    c = np.zeros(n) if cross_covariance is None else cross_covariance / scale
+    solved, info = dpotrs(factor, np.column_stack([np.ones(n), c]), lower=0)
+    if info != 0:
+        return None
     inv_ones, inv_c = solved[:, 0], solved[:, 1]
     total = inv_ones.sum()
     if not np.isfinite(total) or total <= 0:
@@ -144,7 +153,7 @@ def _budget_only_weights(covariance, budget, linear):
         weights = zero_variance_weights(covariance.centred, budget)
         if weights is not None:
             return weights
-    return budget_minimum_variance(covariance.dense(), budget, linear)
+    return budget_minimum_variance(covariance, budget, linear)
 
 
 def minimise_quadratic(covariance, linear, constraints, budget):

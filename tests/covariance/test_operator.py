@@ -244,6 +244,31 @@ def test_sample_operator_charges_blocks_their_arithmetic():
     assert operator.is_formed
 
 
+@pytest.mark.parametrize("kind", ["dense", "sample", "sample, formed"])
+def test_scaled_cholesky_factorises_the_covariance(kind):
+    operator = DenseCovariance(MATRIX) if kind == "dense" else SampleCovariance(RETURNS)
+    if kind == "sample, formed":
+        operator.dense()
+    factor, scale = operator.scaled_cholesky()
+    R = np.triu(factor)
+    np.testing.assert_allclose(scale * R.T @ R, MATRIX, rtol=1e-12, atol=1e-15)
+    if kind == "sample":
+        # Factorised from the Gram matrix of its returns, Σ left unformed.
+        assert not operator.is_formed
+        assert scale == 1.0 / (RETURNS.shape[0] - 1)
+    if kind == "dense":
+        np.testing.assert_array_equal(operator.dense(), MATRIX)
+
+
+def test_scaled_cholesky_raises_for_a_singular_matrix_and_reports_overflow():
+    with pytest.raises(LinAlgError):
+        DenseCovariance(np.ones((3, 3))).scaled_cholesky()
+    with pytest.raises(LinAlgError):
+        SampleCovariance(np.ones((5, 3)) + np.arange(5)[:, None]).scaled_cholesky()
+    with pytest.raises(ValueError, match="overflows"):
+        SampleCovariance(np.array([[1e200, 0.0], [-1e200, 1.0]])).scaled_cholesky()
+
+
 def test_sample_operator_cross_covariance_is_the_joint_covariance_column():
     rng = np.random.default_rng(9)
     X, y = rng.normal(size=(50, 6)), rng.normal(size=50)

@@ -16,6 +16,7 @@ from sklearn.covariance import (
 
 from skportfolio import ConstrainedLinearRegression, MinimumVariance
 from skportfolio.exceptions import InfeasibleConstraintsError
+from skportfolio.portfolio import budget_minimum_variance
 from skportfolio.portfolio._base import nearest_psd
 from skportfolio.portfolio._solve import solve_portfolio_qp
 from tests.portfolio.references import (
@@ -66,6 +67,24 @@ def test_budget_only_sample_covariance_closed_form_with_other_budget():
     np.testing.assert_allclose(
         est.weights_, 0.7 * inv_ones / inv_ones.sum(), atol=1e-12
     )
+
+
+def test_budget_only_tracking_closed_form_from_the_returns():
+    # The sample covariance is factorised from the returns (Σ = s R'R); the
+    # benchmark term Σ⁻¹c must carry the scale s. Reference: the matrix form.
+    X = factor_returns(3, 200, 8)
+    y = X @ np.linspace(0.05, 0.2, 8) + 0.001 * np.sin(np.arange(200))
+    joint = np.cov(np.column_stack([X, y]), rowvar=False)
+    expected = budget_minimum_variance(joint[:8, :8], 1.0, joint[:8, 8])
+    est = MinimumVariance(min_weights=None, max_weights=None).fit(X, y)
+    np.testing.assert_allclose(est.weights_, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        est.weights_,
+        ConstrainedLinearRegression(sum_to=1.0).fit(X, y).coef_,
+        rtol=0,
+        atol=1e-10,
+    )
+    np.testing.assert_allclose(est.covariance_, joint[:8, :8], rtol=1e-13)
 
 
 def test_two_uncorrelated_assets_by_hand():
