@@ -5,8 +5,8 @@ from numbers import Real
 import numpy as np
 from sklearn.covariance import EmpiricalCovariance
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import validate_data
 
+from skportfolio._validation import validate_matrix, validate_params
 from skportfolio.moments._weights import exponential_weights, reliability_denominator
 
 
@@ -123,12 +123,9 @@ class EWCovariance(EmpiricalCovariance):
         self : EWCovariance
             The fitted estimator.
         """
-        self._validate_params()
-        X = validate_data(
-            self,
-            X,
-            dtype=np.float64,
-            ensure_min_samples=1 if self.assume_centered else 2,
+        validate_params(self)
+        X = validate_matrix(
+            self, X, ensure_min_samples=1 if self.assume_centered else 2
         )
         weights = exponential_weights(X.shape[0], self.halflife)
         if self.assume_centered:

@@ -17,6 +17,7 @@ from sklearn.covariance import EmpiricalCovariance
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skportfolio._validation import validate_matrix, validate_params
 from skportfolio.covariance._krylov import OVERSAMPLING as KRYLOV_OVERSAMPLING
 from skportfolio.covariance._krylov import largest_eigenpairs
 from skportfolio.exceptions import NotPositiveSemidefiniteError
@@ -569,9 +570,9 @@ class FactorModelCovariance(EmpiricalCovariance):
         self : FactorModelCovariance
             The fitted estimator.
         """
-        self._validate_params()
+        validate_params(self)
         if y is None:
-            X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+            X = validate_matrix(self, X, ensure_min_samples=2)
             self._check_statistical_shape(X.shape)
             location = X.mean(axis=0)
             loadings, factor_covariance, residual_ss = _principal_factors(

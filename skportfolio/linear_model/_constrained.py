@@ -1,6 +1,5 @@
 """Linear regression with linearly constrained coefficients."""
 
-import math
 from numbers import Real
 
 import numpy as np
@@ -19,6 +18,12 @@ from skportfolio._constraints import (
     independent_equalities,
 )
 from skportfolio._qp import RCOND_MIN, QuadraticProgram, _rcond
+from skportfolio._validation import (
+    has_finite_sum,
+    is_plain_array,
+    validate_matrix,
+    validate_params,
+)
 from skportfolio.linear_model._factorization import design_factor
 
 # Singular values below this fraction of the largest are treated as zero in the
@@ -311,7 +316,7 @@ class ConstrainedLinearRegression(MultiOutputMixin, RegressorMixin, BaseEstimato
         -------
         self : ConstrainedLinearRegression
         """
-        self._validate_params()
+        validate_params(self)
         X, y = self._validate_training_data(X, y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -340,38 +345,6 @@ class ConstrainedLinearRegression(MultiOutputMixin, RegressorMixin, BaseEstimato
         self.solver_ = solver.method
         self.factorization_ = getattr(solver, "factorization", None)
         return self
-
-    def _validate_params(self):
-        """scikit-learn's parameter validation, skipped for plain valid values.
-
-        ``BaseEstimator._validate_params`` introspects the signature of
-        ``__init__`` and rebuilds its constraint objects on every call, about
-        0.1 ms, a third of a whole fit on 250 x 10 data. Booleans for the two flags,
-        a finite int or float (or None) for ``sum_to`` and None for the
-        arrays satisfy ``_parameter_constraints`` (a test checks it against
-        scikit-learn's validator), so only other values, and subclasses, are
-        checked by scikit-learn, with its messages.
-        """
-        if not self._has_plain_parameters():
-            super()._validate_params()
-
-    def _has_plain_parameters(self):
-        sum_to = self.sum_to
-        return (
-            type(self) is ConstrainedLinearRegression
-            and type(self.fit_intercept) is bool
-            and type(self.positive) is bool
-            and (
-                sum_to is None
-                or type(sum_to) is int
-                or (type(sum_to) is float and math.isfinite(sum_to))
-            )
-            and self.bounds is None
-            and self.A_eq is None
-            and self.b_eq is None
-            and self.A_ub is None
-            and self.b_ub is None
-        )
 
     def _validate_training_data(self, X, y):
         """``validate_data(self, X, y, ...)`` as in any scikit-learn regressor.
@@ -403,7 +376,7 @@ class ConstrainedLinearRegression(MultiOutputMixin, RegressorMixin, BaseEstimato
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_matrix(self, X, reset=False)
         return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):
@@ -422,25 +395,15 @@ def _is_plain_training_data(X, y):
     check.
     """
     if not (
-        _is_plain_array(X)
+        is_plain_array(X)
         and X.ndim == 2
         and X.shape[1] > 0
-        and _is_plain_array(y)
+        and is_plain_array(y)
         and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 0))
         and X.shape[0] == y.shape[0] > 0
     ):
         return False
-    with np.errstate(over="ignore", invalid="ignore"):
-        return math.isfinite(X.sum()) and math.isfinite(y.sum())
-
-
-def _is_plain_array(a):
-    """A float64 ndarray (not a subclass), contiguous in C or Fortran order."""
-    return (
-        type(a) is np.ndarray
-        and a.dtype == np.float64
-        and (a.flags.c_contiguous or a.flags.f_contiguous)
-    )
+    return has_finite_sum(X) and has_finite_sum(y)
 
 
 def _center_and_weight(X, y, sample_weight, fit_intercept):

@@ -2,11 +2,10 @@
 
 from numbers import Real
 
-import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import validate_data
 
+from skportfolio._validation import validate_matrix, validate_params
 from skportfolio.moments._weights import exponential_weights
 
 
@@ -36,10 +35,8 @@ class BaseMean(BaseEstimator):
         self : object
             The fitted estimator, with ``location_`` set.
         """
-        self._validate_params()
-        X = validate_data(
-            self, X, dtype=np.float64, ensure_min_samples=self._min_samples
-        )
+        validate_params(self)
+        X = validate_matrix(self, X, ensure_min_samples=self._min_samples)
         self._fit(X)
         return self
 

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from skportfolio._constraints import GeneratedNames, LinearConstraints, expand_bound
+from skportfolio._validation import validate_matrix, validate_params
 from skportfolio.covariance._operator import DenseCovariance, SampleCovariance
 from skportfolio.covariance._operator import nearest_psd as nearest_psd
 from skportfolio.metrics import sharpe_ratio
@@ -51,8 +52,8 @@ class BasePortfolio(BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
-        X = validate_data(self, X, ensure_min_samples=2, dtype=np.float64)
+        validate_params(self)
+        X = validate_matrix(self, X, ensure_min_samples=2)
         y = self._check_benchmark(X, y)
         self.weights_ = self._fit_weights(X, y)
         return self
@@ -86,7 +87,7 @@ class BasePortfolio(BaseEstimator, metaclass=ABCMeta):
         ndarray of shape (n_periods,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_matrix(self, X, reset=False)
         return X @ self.weights_
 
     def score(self, X, y=None):

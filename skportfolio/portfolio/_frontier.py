@@ -5,8 +5,9 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_array, validate_data
+from sklearn.utils.validation import check_array
 
+from skportfolio._validation import validate_matrix, validate_params
 from skportfolio.portfolio._base import _checked_covariance
 from skportfolio.portfolio._critical_line import (
     CriticalLine,
@@ -201,11 +202,11 @@ def efficient_frontier(
 
 def _frontier_problem(estimator, X, y, mean, covariance):
     """Validated ``(mean, covariance, constraints)`` from returns or from moments."""
-    estimator._validate_params()
+    validate_params(estimator)
     if X is not None:
         if mean is not None or covariance is not None:
             raise ValueError("Give either X or mean and covariance, not both.")
-        X = validate_data(estimator, X, ensure_min_samples=2, dtype=np.float64)
+        X = validate_matrix(estimator, X, ensure_min_samples=2)
         y = estimator._check_benchmark(X, y)
         mean, covariance, constraints = estimator._moments_and_constraints(X, y)
         # The critical line works on the dense matrix, also for a factor model.

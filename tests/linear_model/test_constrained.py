@@ -25,6 +25,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_X_y
 
 from skportfolio import ConstrainedLinearRegression
+from skportfolio._validation import has_plainly_valid_parameters
 from skportfolio.exceptions import InfeasibleConstraintsError
 from skportfolio.linear_model._constrained import _is_plain_training_data
 from tests.reference import reference_least_squares
@@ -839,7 +840,7 @@ def test_plain_parameters_are_valid_for_scikit_learn(params):
     # The values for which scikit-learn's validation is skipped must all be
     # accepted by it.
     reg = ConstrainedLinearRegression(**params)
-    assert reg._has_plain_parameters()
+    assert has_plainly_valid_parameters(reg)
     validate_parameter_constraints(
         reg._parameter_constraints, reg.get_params(deep=False), caller_name="test"
     )
@@ -858,7 +859,7 @@ def test_plain_parameters_are_valid_for_scikit_learn(params):
 )
 def test_other_parameters_are_validated_by_scikit_learn(params):
     reg = ConstrainedLinearRegression(**params)
-    assert not reg._has_plain_parameters()
+    assert not has_plainly_valid_parameters(reg)
     X, y = plain_training_data()
     with pytest.raises(InvalidParameterError):
         reg.fit(X, y)
@@ -868,7 +869,7 @@ def test_valid_non_plain_parameters_are_validated_by_scikit_learn():
     reg = ConstrainedLinearRegression(
         fit_intercept=np.bool_(False), sum_to=np.float64(1.0), bounds=(0.0, None)
     )
-    assert not reg._has_plain_parameters()
+    assert not has_plainly_valid_parameters(reg)
     X, y = plain_training_data()
     np.testing.assert_allclose(
         reg.fit(X, y).coef_,
@@ -880,14 +881,14 @@ def test_valid_non_plain_parameters_are_validated_by_scikit_learn():
     )
 
 
-def test_subclasses_are_validated_by_scikit_learn():
+def test_a_subclass_is_checked_against_its_own_constraints():
     class Narrower(ConstrainedLinearRegression):
         _parameter_constraints = {
             **ConstrainedLinearRegression._parameter_constraints,
             "sum_to": [Interval(Real, 0, None, closed="left"), None],
         }
 
-    assert not Narrower(sum_to=1.0)._has_plain_parameters()
+    assert not has_plainly_valid_parameters(Narrower(sum_to=-1.0))
     X, y = plain_training_data()
     with pytest.raises(InvalidParameterError):
         Narrower(sum_to=-1.0).fit(X, y)

@@ -1,0 +1,113 @@
+"""Fast paths around scikit-learn's parameter and input validation.
+
+A portfolio or regression fit on a few hundred periods takes a millisecond or
+less, and scikit-learn's checks are a large part of it, most of all in model
+selection, where they run for every fit and every score:
+
+* ``BaseEstimator._validate_params`` introspects the signature of
+  ``__init__`` and rebuilds every constraint object on each call;
+* ``validate_data`` sniffs for dataframes and array-API namespaces and
+  converts the input, even when it is already a finite float64 matrix.
+
+The functions here give the same result for the inputs that need none of
+that (plain numbers and ``None`` that satisfy the declared constraints, a
+finite float64 ndarray), decided by the very constraint objects
+scikit-learn would use, and hand everything else to scikit-learn, with its
+conversions and its error messages.
+"""
+
+import math
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+_MISSING = object()
+
+
+def validate_params(estimator):
+    """``estimator._validate_params()``, skipped when every value is plainly valid.
+
+    A parameter is plainly valid when its value is None and None is allowed,
+    a boolean where ``"boolean"`` is allowed, a real number that one of its
+    ``Interval`` constraints or a number type among its constraints accepts,
+    or a string in one of its ``StrOptions``. Anything else, an estimator or
+    an array included, is left to scikit-learn.
+    """
+    if not has_plainly_valid_parameters(estimator):
+        estimator._validate_params()
+
+
+def has_plainly_valid_parameters(estimator):
+    """Whether every constrained parameter of ``estimator`` is plainly valid."""
+    values = vars(estimator)
+    return all(
+        _plainly_satisfies(values.get(name, _MISSING), constraints)
+        for name, constraints in estimator._parameter_constraints.items()
+    )
+
+
+def _plainly_satisfies(value, constraints):
+    if value is None:
+        return None in constraints
+    if isinstance(value, (bool, np.bool_)):
+        return "boolean" in constraints
+    if isinstance(value, Real):
+        return any(_number_satisfies(value, constraint) for constraint in constraints)
+    if isinstance(value, str):
+        return any(
+            isinstance(constraint, StrOptions) and constraint.is_satisfied_by(value)
+            for constraint in constraints
+        )
+    return False
+
+
+def _number_satisfies(value, constraint):
+    if isinstance(constraint, Interval):
+        return constraint.is_satisfied_by(value)
+    return isinstance(constraint, type) and isinstance(value, constraint)
+
+
+def validate_matrix(estimator, X, *, reset=True, ensure_min_samples=1):
+    """``validate_data(estimator, X, reset=reset, ensure_min_samples=..., dtype=np.float64)``.
+
+    ``check_array`` would return a finite, 2-d float64 ndarray with enough
+    rows and at least one column unchanged, so for such an ``X`` only the
+    feature-name and feature-count bookkeeping of ``validate_data`` runs.
+    """
+    if (
+        is_plain_array(X)
+        and X.ndim == 2
+        and X.shape[0] >= ensure_min_samples
+        and X.shape[1] > 0
+        and has_finite_sum(X)
+    ):
+        return validate_data(estimator, X, reset=reset, skip_check_array=True)
+    return validate_data(
+        estimator,
+        X,
+        reset=reset,
+        ensure_min_samples=ensure_min_samples,
+        dtype=np.float64,
+    )
+
+
+def is_plain_array(a):
+    """A float64 ndarray (not a subclass), contiguous in C or Fortran order."""
+    return (
+        type(a) is np.ndarray
+        and a.dtype == np.float64
+        and (a.flags.c_contiguous or a.flags.f_contiguous)
+    )
+
+
+def has_finite_sum(a):
+    """Whether the sum of ``a`` is finite: one pass without a temporary.
+
+    A NaN or infinity makes the sum non-finite (scikit-learn's own first
+    test); so may an overflow of finite values, which callers then send to
+    the full check.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(a.sum())
