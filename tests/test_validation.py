@@ -1,5 +1,7 @@
 """The fast paths around scikit-learn's validation give scikit-learn's answers."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     validate_parameter_constraints,
 )
+from sklearn.utils.validation import validate_data
 
 from skportfolio import MeanVariance, MinimumVariance
 from skportfolio._validation import (
@@ -135,3 +138,23 @@ def test_validate_matrix_converts_what_is_not_plain():
     np.testing.assert_array_equal(validate_matrix(Recorder(), big), big)
     strided = np.arange(24.0).reshape(4, 6)[:, ::2]
     np.testing.assert_array_equal(validate_matrix(Recorder(), strided), strided)
+
+
+def test_plain_feature_bookkeeping_is_scikit_learns():
+    frame = pd.DataFrame(np.ones((3, 2)), columns=["a", "b"])
+    fast, full = Recorder(), Recorder()
+    for estimator in (fast, full):
+        validate_matrix(estimator, frame)
+    X = np.ones((3, 2))
+    # Fitted with names, given none: scikit-learn's warning, from either path.
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        validate_matrix(fast, X, reset=False)
+    # Refitted on an array: the names are forgotten, the count kept.
+    validate_matrix(fast, X)
+    validate_data(full, X, dtype=np.float64)
+    assert vars(fast) == {"n_features_in_": 2} and vars(full) == vars(fast)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate_matrix(fast, X, reset=False) is X
+    # An estimator that was never fitted has no count to check against.
+    assert validate_matrix(Recorder(), X, reset=False) is X
