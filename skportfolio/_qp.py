@@ -396,10 +396,11 @@ def _cholesky_or_none(P):
     return R if info == 0 else None
 
 
-def _rcond(R):
-    """Reciprocal condition number (1-norm estimate) of an upper-triangular ``R``;
-    0 when ``R`` is singular (LAPACK ``dtrcon`` stops there) or not finite."""
-    rcond, info = dtrcon(R, norm="1", uplo="U", diag="N")
+def _rcond(R, lower=False):
+    """Reciprocal condition number (1-norm estimate) of an upper-triangular ``R``
+    (lower-triangular with ``lower=True``); 0 when ``R`` is singular (LAPACK
+    ``dtrcon`` stops there) or not finite."""
+    rcond, info = dtrcon(R, norm="1", uplo="L" if lower else "U", diag="N")
     return rcond if info == 0 else 0.0
 
 

@@ -44,8 +44,8 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
 
     Notes
     -----
-    With the factor ``Σ = s R'R``, ``u = (R'R)⁻¹1`` and
-    ``v = (R'R)⁻¹c / s`` the weights are ``v + u (budget - 1'v) / 1'u``: the
+    With the factor ``Σ = s LL'``, ``u = (LL')⁻¹1`` and
+    ``v = (LL')⁻¹c / s`` the weights are ``v + u (budget - 1'v) / 1'u``: the
     scale of Σ cancels from the budget term.
 
     Examples
@@ -60,11 +60,11 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
         return None
     # A nearly singular Σ (e.g. a constant asset) factorises, but Σ⁻¹c then
     # cancels catastrophically: leave it to the QP, as the QP layer would.
-    if _rcond(factor) < RCOND_MIN:
+    if _rcond(factor, lower=True) < RCOND_MIN:
         return None
     n = factor.shape[0]
     c = np.zeros(n) if cross_covariance is None else cross_covariance / scale
-    solved, info = dpotrs(factor, np.column_stack([np.ones(n), c]), lower=0)
+    solved, info = dpotrs(factor, np.column_stack([np.ones(n), c]), lower=1)
     if info != 0:
         return None
     inv_ones, inv_c = solved[:, 0], solved[:, 1]

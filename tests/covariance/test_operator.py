@@ -250,8 +250,8 @@ def test_scaled_cholesky_factorises_the_covariance(kind):
     if kind == "sample, formed":
         operator.dense()
     factor, scale = operator.scaled_cholesky()
-    R = np.triu(factor)
-    np.testing.assert_allclose(scale * R.T @ R, MATRIX, rtol=1e-12, atol=1e-15)
+    L = np.tril(factor)
+    np.testing.assert_allclose(scale * L @ L.T, MATRIX, rtol=1e-12, atol=1e-15)
     if kind == "sample":
         # Factorised from the Gram matrix of its returns, Σ left unformed.
         assert not operator.is_formed

@@ -70,7 +70,7 @@ def test_budget_only_sample_covariance_closed_form_with_other_budget():
 
 
 def test_budget_only_tracking_closed_form_from_the_returns():
-    # The sample covariance is factorised from the returns (Σ = s R'R); the
+    # The sample covariance is factorised from the returns (Σ = s LL'); the
     # benchmark term Σ⁻¹c must carry the scale s. Reference: the matrix form.
     X = factor_returns(3, 200, 8)
     y = X @ np.linspace(0.05, 0.2, 8) + 0.001 * np.sin(np.arange(200))
