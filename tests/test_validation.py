@@ -158,3 +158,14 @@ def test_plain_feature_bookkeeping_is_scikit_learns():
         assert validate_matrix(fast, X, reset=False) is X
     # An estimator that was never fitted has no count to check against.
     assert validate_matrix(Recorder(), X, reset=False) is X
+
+
+def test_unvalidated_parameters_are_plain():
+    class Loose(MinimumVariance):
+        _parameter_constraints = {
+            **MinimumVariance._parameter_constraints,
+            "groups": "no_validation",
+        }
+
+    assert has_plainly_valid_parameters(Loose(groups=object()))
+    validate_params(Loose(groups=object()))
