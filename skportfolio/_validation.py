@@ -78,13 +78,7 @@ def validate_matrix(estimator, X, *, reset=True, ensure_min_samples=1):
     rows and at least one column unchanged, so for such an ``X`` only the
     feature-name and feature-count bookkeeping of ``validate_data`` runs.
     """
-    if (
-        is_plain_array(X)
-        and X.ndim == 2
-        and X.shape[0] >= ensure_min_samples
-        and X.shape[1] > 0
-        and has_finite_sum(X)
-    ):
+    if is_plain_matrix(X, ensure_min_samples):
         return check_plain_features(estimator, X, reset=reset)
     return validate_data(
         estimator,
@@ -116,6 +110,19 @@ def check_plain_features(estimator, X, *args, reset=True):
     ):
         return validate_data(estimator, X, *args, reset=reset, skip_check_array=True)
     return (X, *args) if args else X
+
+
+def is_plain_matrix(X, ensure_min_samples=1):
+    """Whether ``check_array(X, dtype=np.float64, ensure_min_samples=...)``
+    would return ``X`` itself: a finite, 2-d plain float64 array with enough
+    rows and at least one column."""
+    return (
+        is_plain_array(X)
+        and X.ndim == 2
+        and X.shape[0] >= ensure_min_samples
+        and X.shape[1] > 0
+        and has_finite_sum(X)
+    )
 
 
 def is_plain_array(a):

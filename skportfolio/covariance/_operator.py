@@ -141,9 +141,7 @@ class DenseCovariance:
         # copy is symmetric, so its transpose is the Fortran array LAPACK takes.
         shifted = self._matrix.copy()
         shifted.flat[:: shifted.shape[0] + 1] += shift
-        factor, info = dpotrf(shifted.T, lower=1, overwrite_a=1, clean=0)
-        if info != 0:
-            raise LinAlgError(f"not positive definite (LAPACK dpotrf info={info})")
+        factor = _lower_cholesky(shifted.T)
         solution, info = dpotrs(factor, rhs, lower=1)
         if info != 0:
             raise LinAlgError(f"LAPACK dpotrs info={info}")

@@ -22,6 +22,7 @@ from skportfolio._validation import (
     check_plain_features,
     has_finite_sum,
     is_plain_array,
+    is_plain_matrix,
     validate_matrix,
     validate_params,
 )
@@ -395,16 +396,13 @@ def _is_plain_training_data(X, y):
     so may an overflow of finite values, which then merely takes the full
     check.
     """
-    if not (
-        is_plain_array(X)
-        and X.ndim == 2
-        and X.shape[1] > 0
-        and is_plain_array(y)
+    return (
+        is_plain_array(y)
         and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 0))
-        and X.shape[0] == y.shape[0] > 0
-    ):
-        return False
-    return has_finite_sum(X) and has_finite_sum(y)
+        and is_plain_matrix(X)
+        and X.shape[0] == y.shape[0]
+        and has_finite_sum(y)
+    )
 
 
 def _center_and_weight(X, y, sample_weight, fit_intercept):

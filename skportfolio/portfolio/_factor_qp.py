@@ -119,20 +119,33 @@ def solve_factor_qp(covariance, q, constraints):
     )
 
 
-def _equality_start(covariance, root, q, constraints):
-    """The dual point of the problem without its bounds and inequalities.
+def equality_minimiser(covariance, q, A, b):
+    """``(x, ν)``: the minimiser of ``1/2 x'Σx + q'x`` subject to ``A x = b``
+    alone, and the multipliers of its rows.
 
-    Its minimiser ``x = -Σ⁻¹(q + A_eq'ν)``, with ``ν`` from
-    ``A_eq x = b_eq``, costs one Woodbury solve; ``λ = U'x`` and ``ν`` make
-    ``-r / d`` equal to ``x``, so Newton's method starts from the clipped
-    unconstrained optimum rather than from ``w = clip(-q / d)``, which
-    ignores every correlation.
+    Stationarity ``Σx + q + A'ν = 0`` gives ``x = -Σ⁻¹(q + A'ν)``, and
+    ``A x = b`` the ``m x m`` system ``(A Σ⁻¹ A') ν = -(b + A Σ⁻¹ q)``:
+    one solve with ``m + 1`` right-hand sides (``O(n K²)`` for a factor
+    model) and a tiny dense one. Σ must be positive definite and the rows of
+    ``A`` independent.
     """
-    A, b = constraints.A_eq, constraints.b_eq
     solved = covariance.solve(np.column_stack([A.T, q]))
     inverse_a, inverse_q = solved[:, :-1], solved[:, -1]
     multipliers = np.linalg.solve(A @ inverse_a, -(b + A @ inverse_q))
-    x = -(inverse_q + inverse_a @ multipliers)
+    return -(inverse_q + inverse_a @ multipliers), multipliers
+
+
+def _equality_start(covariance, root, q, constraints):
+    """The dual point of the problem without its bounds and inequalities.
+
+    Its minimiser (:func:`equality_minimiser`) costs one Woodbury solve;
+    ``λ = U'x`` and ``ν`` make ``-r / d`` equal to ``x``, so Newton's method
+    starts from the clipped unconstrained optimum rather than from
+    ``w = clip(-q / d)``, which ignores every correlation.
+    """
+    x, multipliers = equality_minimiser(
+        covariance, q, constraints.A_eq, constraints.b_eq
+    )
     return np.concatenate(
         [root.T @ x, multipliers, np.zeros(constraints.A_ub.shape[0])]
     )

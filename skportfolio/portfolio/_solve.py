@@ -76,7 +76,11 @@ from skportfolio.exceptions import (
     NotPositiveSemidefiniteError,
     SolverError,
 )
-from skportfolio.portfolio._factor_qp import FactorQPError, solve_factor_qp
+from skportfolio.portfolio._factor_qp import (
+    FactorQPError,
+    equality_minimiser,
+    solve_factor_qp,
+)
 
 # Below this many variables quadprog on the full problem is about as fast as
 # the round trips of the working set.
@@ -233,20 +237,15 @@ def _solve_structured(covariance, q, constraints):
 
 
 def _solve_equalities(covariance, q, constraints):
-    """``min 1/2 x'Σx + q'x`` subject to ``A x = b`` alone, by solves with Σ.
-
-    Stationarity ``Σx + q + A'ν = 0`` gives ``x = -Σ⁻¹(q + A'ν)``, and
-    ``A x = b`` the ``m x m`` system ``(A Σ⁻¹ A') ν = -(b + A Σ⁻¹ q)``:
-    one solve with ``m + 1`` right-hand sides (``O(n K²)`` for a factor
-    model) and a tiny dense one. Σ must be positive definite, as a factor
-    model is by construction.
+    """``min 1/2 x'Σx + q'x`` subject to ``A x = b`` alone, by solves with Σ
+    (:func:`equality_minimiser`, on the independent rows). Σ must be
+    positive definite, as a factor model is by construction.
     """
     independent, rows = independent_equalities(constraints)
-    A, b = independent.A_eq, independent.b_eq
-    solved = covariance.solve(np.column_stack([A.T, q]))
-    inverse_a, inverse_q = solved[:, :-1], solved[:, -1]
-    multipliers = np.linalg.solve(A @ inverse_a, -(b + A @ inverse_q))
-    x = independent.clean(-(inverse_q + inverse_a @ multipliers))
+    x, multipliers = equality_minimiser(
+        covariance, q, independent.A_eq, independent.b_eq
+    )
+    x = independent.clean(x)
     independent.verify(x)
     eq = np.zeros(constraints.A_eq.shape[0])
     eq[rows] = multipliers
