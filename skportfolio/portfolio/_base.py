@@ -186,7 +186,7 @@ class MomentsMixin:
     def covariance_(self, value):
         self._covariance = value
 
-    def _estimate_covariance(self, X, y=None, *, keep_returns=False):
+    def _estimate_covariance(self, X, y=None, *, keep_returns=False, gram=False):
         """The covariance of the returns as an operator, and their covariance with ``y``.
 
         With a benchmark the covariance estimator sees the assets and the
@@ -200,7 +200,9 @@ class MomentsMixin:
           :class:`~skportfolio.covariance.SampleCovariance`; with
           ``keep_returns=True`` its matrix is left for the optimiser to form
           if it needs it (a working-set solve usually does not), and
-          ``covariance_`` is built when first read;
+          ``covariance_`` is built when first read; with ``gram=True`` too
+          (for an optimiser that starts with a Cholesky factor) it keeps
+          the Gram matrix of the returns instead (without a benchmark);
         * otherwise a :class:`~skportfolio.covariance.DenseCovariance` of
           ``covariance_``, which is set.
         """
@@ -208,7 +210,7 @@ class MomentsMixin:
         for name in ("covariance_structure_", "_covariance", "_covariance_source"):
             self.__dict__.pop(name, None)
         if self.covariance_estimator is None:
-            operator = SampleCovariance(X)
+            operator = SampleCovariance(X, gram=gram and keep_returns and y is None)
             cross = None if y is None else operator.cross_covariance(y)
             if keep_returns:
                 self._covariance_source = operator

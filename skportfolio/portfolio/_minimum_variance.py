@@ -2,7 +2,6 @@
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
-from scipy.linalg.lapack import dpotrs
 
 from skportfolio._constraints import FEASIBILITY_TOL
 from skportfolio._qp import RCOND_MIN, _rcond
@@ -10,6 +9,7 @@ from skportfolio.covariance._operator import (
     DenseCovariance,
     SampleCovariance,
     as_covariance_operator,
+    lower_cholesky_solve,
 )
 from skportfolio.portfolio._base import BasePortfolio, ConstraintsMixin, MomentsMixin
 from skportfolio.portfolio._solve import solve_portfolio_qp
@@ -62,15 +62,13 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
     # cancels catastrophically: leave it to the QP, as the QP layer would.
     if _rcond(factor, lower=True) < RCOND_MIN:
         return None
-    n = factor.shape[0]
-    c = np.zeros(n) if cross_covariance is None else cross_covariance / scale
-    solved, info = dpotrs(factor, np.column_stack([np.ones(n), c]), lower=1)
-    if info != 0:
-        return None
-    inv_ones, inv_c = solved[:, 0], solved[:, 1]
+    inv_ones = lower_cholesky_solve(factor, np.ones(factor.shape[0]))
     total = inv_ones.sum()
     if not np.isfinite(total) or total <= 0:
         return None
+    if cross_covariance is None:
+        return inv_ones * (budget / total)
+    inv_c = lower_cholesky_solve(factor, cross_covariance / scale)
     return inv_c + inv_ones * (budget - inv_c.sum()) / total
 
 
@@ -156,6 +154,15 @@ def _budget_only_weights(covariance, budget, linear):
     return budget_minimum_variance(covariance, budget, linear)
 
 
+def is_budget_only(constraints, budget):
+    """Whether the budget ``1'w = budget`` is the only constraint."""
+    return (
+        budget is not None
+        and not constraints.has_inequalities
+        and constraints.A_eq.shape[0] == 1
+    )
+
+
 def minimise_quadratic(covariance, linear, constraints, budget):
     """Weights minimising ``1/2 w'Σw - linear'w`` under ``constraints``.
 
@@ -167,12 +174,7 @@ def minimise_quadratic(covariance, linear, constraints, budget):
     with equality constraints alone through Woodbury solves.
     """
     covariance = as_covariance_operator(covariance)
-    budget_only = (
-        budget is not None
-        and not constraints.has_inequalities
-        and constraints.A_eq.shape[0] == 1
-    )
-    if budget_only and isinstance(covariance, DenseCovariance):
+    if is_budget_only(constraints, budget) and isinstance(covariance, DenseCovariance):
         weights = _budget_only_weights(covariance, budget, linear)
         if weights is not None:
             return weights
@@ -296,7 +298,14 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
         self.b_ub = b_ub
 
     def _fit_weights(self, X, y):
-        covariance, cross = self._estimate_covariance(X, y, keep_returns=True)
         constraints = self._build_constraints(X.shape[1])
+        # The closed form factorises the Gram matrix of more periods than
+        # assets; with fewer it works from the returns (zero_variance_weights).
+        closed_form = is_budget_only(constraints, self.budget) and (
+            X.shape[0] > X.shape[1]
+        )
+        covariance, cross = self._estimate_covariance(
+            X, y, keep_returns=True, gram=closed_form
+        )
         linear = np.zeros(X.shape[1]) if cross is None else cross
         return minimise_quadratic(covariance, linear, constraints, self.budget)

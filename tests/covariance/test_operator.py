@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 from scipy.linalg import LinAlgError
 
-from skportfolio.covariance import DenseCovariance, FactorCovariance, SampleCovariance
+from skportfolio.covariance import (
+    DenseCovariance,
+    FactorCovariance,
+    SampleCovariance,
+    _operator,
+)
 from skportfolio.covariance._operator import (
     as_covariance_operator,
     nearest_psd,
@@ -49,14 +54,31 @@ def returns_with_covariance(C, n_periods=60, seed=7):
 
 
 RETURNS = returns_with_covariance(MATRIX)
+# The same sample covariance, with means a tenth of the standard deviations
+# (RETURNS' are several times larger): the Gram matrix kept by
+# SampleCovariance(gram=True) then comes from the uncentred returns.
+SMALL_MEAN_RETURNS = RETURNS - RETURNS.mean(axis=0) + 0.1 * np.sqrt(np.diag(MATRIX))
 
 
-@pytest.fixture(params=["dense", "factor", "sample", "sample, formed"])
+@pytest.fixture(
+    params=[
+        "dense",
+        "factor",
+        "sample",
+        "sample, formed",
+        "sample, gram",
+        "sample, gram of uncentred returns",
+    ]
+)
 def operator(request):
     if request.param == "dense":
         return DenseCovariance(MATRIX)
     if request.param == "factor":
         return STRUCTURE
+    if request.param == "sample, gram":
+        return SampleCovariance(RETURNS, gram=True)
+    if request.param == "sample, gram of uncentred returns":
+        return SampleCovariance(SMALL_MEAN_RETURNS, gram=True)
     sample = SampleCovariance(RETURNS)
     if request.param == "sample, formed":
         sample.dense()
@@ -244,20 +266,69 @@ def test_sample_operator_charges_blocks_their_arithmetic():
     assert operator.is_formed
 
 
-@pytest.mark.parametrize("kind", ["dense", "sample", "sample, formed"])
+@pytest.mark.parametrize(
+    "kind", ["dense", "sample", "sample, formed", "sample, gram", "gram, small means"]
+)
 def test_scaled_cholesky_factorises_the_covariance(kind):
-    operator = DenseCovariance(MATRIX) if kind == "dense" else SampleCovariance(RETURNS)
+    if kind == "dense":
+        operator = DenseCovariance(MATRIX)
+    elif kind == "gram, small means":
+        operator = SampleCovariance(SMALL_MEAN_RETURNS, gram=True)
+    else:
+        operator = SampleCovariance(RETURNS, gram=kind == "sample, gram")
     if kind == "sample, formed":
         operator.dense()
     factor, scale = operator.scaled_cholesky()
     L = np.tril(factor)
     np.testing.assert_allclose(scale * L @ L.T, MATRIX, rtol=1e-12, atol=1e-15)
-    if kind == "sample":
+    if kind != "dense" and kind != "sample, formed":
         # Factorised from the Gram matrix of its returns, Σ left unformed.
         assert not operator.is_formed
         assert scale == 1.0 / (RETURNS.shape[0] - 1)
     if kind == "dense":
         np.testing.assert_array_equal(operator.dense(), MATRIX)
+    # Factorising leaves Σ to be formed (the kept Gram matrix survives).
+    np.testing.assert_allclose(operator.dense(), MATRIX, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("mean_over_sd", "uncentred"),
+    [(0.0, True), (0.1, True), (0.2, True), (0.5, False), (100.0, False)],
+)
+def test_gram_comes_from_the_uncentred_returns_only_when_the_means_allow(
+    monkeypatch, mean_over_sd, uncentred
+):
+    """``SampleCovariance(gram=True)`` skips centring only when every mean is
+    small against its standard deviation (a third, for evenly spread
+    returns; prices, with means of a hundred standard deviations, are
+    centred), and is as accurate as centring either way."""
+    rng = np.random.default_rng(3)
+    T, N = 400, 30
+    noise = rng.standard_normal((T, N))
+    # Every period's deviations share the spread of the whole sample, so the
+    # first eighth of them bounds the variances from below as it should.
+    noise = (noise - noise.mean(axis=0)) / noise.std(axis=0)
+    sd = rng.uniform(0.5, 2.0, size=N)
+    X = noise * sd + mean_over_sd * sd
+    seen = []
+    product = _operator._lower_gram_product
+
+    def spy(A):
+        seen.append(A is X)
+        return product(A)
+
+    monkeypatch.setattr(_operator, "_lower_gram_product", spy)
+    operator = SampleCovariance(X, gram=True)
+    assert seen == [uncentred]
+    expected = np.cov(X - X.mean(axis=0), rowvar=False)
+    np.testing.assert_allclose(operator.dense(), expected, rtol=1e-13, atol=1e-15)
+
+
+def test_gram_operator_has_no_returns_for_a_cross_covariance():
+    operator = SampleCovariance(SMALL_MEAN_RETURNS, gram=True)
+    assert operator.centred is None
+    with pytest.raises(RuntimeError, match="released"):
+        operator.cross_covariance(np.ones(RETURNS.shape[0]))
 
 
 def test_scaled_cholesky_raises_for_a_singular_matrix_and_reports_overflow():

@@ -69,6 +69,30 @@ def test_budget_only_sample_covariance_closed_form_with_other_budget():
     )
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "DataFrame"])
+def test_budget_only_factorises_the_gram_matrix_and_keeps_no_returns(layout):
+    # Returns with small means take the uncentred Gram matrix; covariance_ is
+    # still np.cov's, and is built from a Gram matrix the fit kept, not from
+    # the caller's array, which the caller may then overwrite.
+    X = factor_returns(4, 240, 30)
+    X = X - X.mean(axis=0) + 0.05 * X.std(axis=0)
+    expected_cov = np.cov(X, rowvar=False)
+    inv_ones = np.linalg.solve(expected_cov, np.ones(30))
+    data = {"C": X.copy(), "F": np.asfortranarray(X), "DataFrame": pd.DataFrame(X)}[
+        layout
+    ]
+    est = MinimumVariance(min_weights=None, max_weights=None).fit(data)
+    np.testing.assert_allclose(
+        est.weights_, inv_ones / inv_ones.sum(), rtol=1e-12, atol=1e-14
+    )
+    assert "_covariance" not in est.__dict__
+    if layout == "DataFrame":
+        data.iloc[:, :] = 0.0
+    else:
+        data[:] = 0.0
+    np.testing.assert_allclose(est.covariance_, expected_cov, rtol=1e-13, atol=1e-18)
+
+
 def test_budget_only_tracking_closed_form_from_the_returns():
     # The sample covariance is factorised from the returns (Σ = s LL'); the
     # benchmark term Σ⁻¹c must carry the scale s. Reference: the matrix form.
