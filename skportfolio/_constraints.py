@@ -272,7 +272,7 @@ class LinearConstraints:
                 raise ValueError(f"total must be finite; got {total}.")
             A_eq, b_eq = np.ones((1, n)), np.array([float(total)])
             eq_names = None if total_name is None else (total_name,)
-        return cls(
+        constraints = cls(
             A_eq,
             b_eq,
             np.zeros((0, n)),
@@ -283,6 +283,13 @@ class LinearConstraints:
             None,
             _as_names(var_names, n),
         )
+        # The all-ones row ranges over [sum(lb), sum(ub)] on the box (no
+        # 0 * inf to avoid): known here without the generic row ranges.
+        constraints.__dict__["_rows_inside_box"] = total is None or (
+            min(ub.sum() - total, total - lb.sum())
+            > FEASIBILITY_TOL * max(1.0, abs(total))
+        )
+        return constraints
 
     @property
     def n_vars(self):

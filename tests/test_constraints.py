@@ -183,6 +183,46 @@ def test_from_bounds_is_from_arrays_with_a_row_of_ones(total):
     assert not np.shares_memory(fast.lb, lb)
 
 
+@pytest.mark.parametrize(
+    ("lb", "ub", "total"),
+    [
+        (0.0, 1.0, 1.0),  # inside
+        (0.0, 0.1, 1.0),  # at the upper corner: pins every variable
+        (0.0, 0.05, 1.0),  # beyond it: a conflict
+        (0.1, 1.0, 1.0),  # at the lower corner
+        (0.0, 1.0, 1.0 + 1e-13),  # within tolerance of no corner
+        (0.0, 0.1, 1.0 + 1e-13),  # within tolerance of the corner
+        (None, None, 0.0),  # free variables
+        (0.0, None, 0.0),  # long-only, zero total: the lower corner
+        (None, 0.1, 1.0),  # the upper corner with no lower bounds
+        (0.0, None, None),  # no row at all
+    ],
+)
+def test_from_bounds_knows_whether_its_row_lies_inside_the_box(lb, ub, total):
+    """The all-ones row's range, known in closed form, agrees with the
+    generic row ranges, and so do the conflicts and pinned variables."""
+    fast = LinearConstraints.from_bounds(10, lb=lb, ub=ub, total=total)
+    general = LinearConstraints.from_arrays(
+        10,
+        A_eq=None if total is None else np.ones((1, 10)),
+        b_eq=None if total is None else [total],
+        lb=lb,
+        ub=ub,
+    )
+    assert "_rows_inside_box" in fast.__dict__
+    assert fast._rows_inside_box == general._rows_inside_box
+    assert fast.may_pin_variables == general.may_pin_variables
+    np.testing.assert_array_equal(fast.forced_values(), general.forced_values())
+    outcomes = []
+    for constraints in (fast, general):
+        try:
+            constraints.check_obvious_conflicts()
+            outcomes.append(None)
+        except InfeasibleConstraintsError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+
+
 def test_from_bounds_rejects_a_non_finite_total():
     with pytest.raises(ValueError, match="total must be finite"):
         LinearConstraints.from_bounds(2, total=math.inf)
