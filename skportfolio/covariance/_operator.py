@@ -302,6 +302,9 @@ class SampleCovariance(DenseCovariance):
     def matvec(self, v):
         """``Σ v``, from the data until the matrix is formed."""
         v = np.asarray(v, dtype=np.float64)
+        if self._gram is not None and v.ndim == 1:
+            # One triangle of the kept Gram matrix, scaled on the fly.
+            return dsymv(self._scale, self._gram, v, lower=1)
         if self._matrix is not None:
             return super().matvec(v)
         if v.ndim == 1:
@@ -321,15 +324,20 @@ class SampleCovariance(DenseCovariance):
     def diag(self):
         """The variances, ``diag(Σ)`` (a copy)."""
         if self._variances is None:
-            if not self._charge(self._n_samples * self.n_assets):
+            if self._gram is not None:
+                self._variances = self._scale * np.diag(self._gram)
+            elif not self._charge(self._n_samples * self.n_assets):
                 return super().diag()
-            self._variances = self._scale * np.einsum(
-                "ij,ij->j", self._centred, self._centred
-            )
+            else:
+                self._variances = self._scale * np.einsum(
+                    "ij,ij->j", self._centred, self._centred
+                )
         return self._variances.copy()
 
     def quad_form(self, w):
         """``w'Σw``."""
+        if self._gram is not None:
+            return float(w @ self.matvec(w))
         if not self._charge(self._n_samples * self.n_assets):
             return super().quad_form(w)
         projected = self._centred @ w
@@ -424,9 +432,16 @@ class SampleCovariance(DenseCovariance):
         return super().scaled_cholesky()
 
     def solve_shifted(self, shift, rhs):
-        """Solve ``(Σ + diag(shift)) x = rhs`` by Cholesky of the formed matrix."""
-        self.dense()
-        return super().solve_shifted(shift, rhs)
+        """Solve ``(Σ + diag(shift)) x = rhs`` by Cholesky of the formed
+        matrix, or of a shifted copy of the kept Gram matrix."""
+        if self._gram is None:
+            self.dense()
+            return super().solve_shifted(shift, rhs)
+        # (s G + D) x = r  is  (G + D / s) x = r / s.
+        shifted = self._gram.copy(order="F")
+        shifted.flat[:: shifted.shape[0] + 1] += shift / self._scale
+        factor = _lower_cholesky(shifted)
+        return lower_cholesky_solve(factor, np.asarray(rhs) / self._scale)
 
     def is_numerically_psd(self):
         """True: a sample covariance is positive semi-definite by construction."""
@@ -505,7 +520,12 @@ def _mirrored_scaled(lower, scale):
         triangle = np.tril(lower)
         matrix = np.ascontiguousarray(triangle + np.tril(triangle, -1).T)
         matrix *= scale
-    return _finite_covariance(matrix)
+    return _finite_covariance(matrix, scale)
+
+
+# Diagonal entries below this leave every entry of a Gram matrix finite (see
+# _finite_covariance), with room for the rounding of its partial sums.
+_OVERFLOW_SAFE = np.finfo(float).max / 4
 
 
 def _count(index):
@@ -544,11 +564,20 @@ def _scaled_gram(centred, scale):
     with np.errstate(over="ignore", invalid="ignore"):
         C = np.dot(centred.T, centred)
         C *= scale
-    return _finite_covariance(C)
+    return _finite_covariance(C, scale)
 
 
-def _finite_covariance(C):
-    if not np.all(np.isfinite(C)):
+def _finite_covariance(C, scale):
+    """``C = scale * G``, ``G = A'A`` of finite values, after checking its diagonal.
+
+    Every partial sum of ``G_ij = sum_k a_ki a_kj`` is at most
+    ``(G_ii + G_jj) / 2`` in magnitude (``|ab| <= (a² + b²) / 2``), so an
+    entry can overflow (or become NaN through an overflow) only if a
+    diagonal entry of ``G`` comes within a rounding factor of the largest
+    float: the diagonal tells, without a pass over the whole matrix.
+    """
+    diagonal = np.diag(C)
+    if not diagonal.max(initial=0.0) < _OVERFLOW_SAFE * scale:
         raise ValueError(
             "The sample covariance overflows: the returns are too large to square."
         )

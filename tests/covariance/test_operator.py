@@ -324,6 +324,22 @@ def test_gram_comes_from_the_uncentred_returns_only_when_the_means_allow(
     np.testing.assert_allclose(operator.dense(), expected, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("gram", [False, True])
+def test_overflow_is_told_by_the_diagonal(gram):
+    """Sums of squares within a factor 4 of the largest float are refused:
+    the cross products, bounded by them, could then round to infinity."""
+    big = 7e153  # squares sum to 9.8e307: finite, above max / 4
+    X = np.array([[big, 0.0, 1.0], [-big, 1.0, 0.0], [0.0, 2.0, 1.0]])
+    with pytest.raises(ValueError, match="overflows"):
+        SampleCovariance(X, gram=gram).dense()
+    with pytest.raises(ValueError, match="overflows"):
+        sample_covariance(X)
+    fine = np.cov(X / big, rowvar=False) * big**2 / 4
+    np.testing.assert_allclose(
+        SampleCovariance(X / 2, gram=gram).dense(), fine, rtol=1e-12
+    )
+
+
 def test_gram_operator_has_no_returns_for_a_cross_covariance():
     operator = SampleCovariance(SMALL_MEAN_RETURNS, gram=True)
     assert operator.centred is None

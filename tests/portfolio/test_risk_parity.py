@@ -486,6 +486,27 @@ def test_estimator_attributes():
     np.testing.assert_allclose(model.predict(X), X @ model.weights_)
 
 
+@pytest.mark.parametrize("periods", [400, 10])  # more periods than assets, fewer
+def test_sample_covariance_is_used_as_its_gram_matrix_and_formed_when_read(periods):
+    # Small means: the Gram matrix comes from the uncentred returns. The
+    # weights are those of the formed matrix, covariance_ is np.cov's, built
+    # on first read from the Gram matrix the fit kept, not from the caller's
+    # returns, which may then be overwritten.
+    X = factor_returns(28, periods, 15)
+    X = X - X.mean(axis=0) + 0.05 * X.std(axis=0)
+    covariance = np.cov(X, rowvar=False)
+    budget = random_budget(13, 15)
+    model = RiskParity(risk_budget=budget).fit(X)
+    assert "_covariance" not in model.__dict__
+    expected = solve(covariance, budget)
+    np.testing.assert_allclose(model.weights_, expected.weights, rtol=1e-10)
+    assert model.volatility_ == pytest.approx(
+        np.sqrt(model.weights_ @ covariance @ model.weights_), rel=1e-13
+    )
+    X[:] = 0.0
+    np.testing.assert_allclose(model.covariance_, covariance, rtol=1e-13, atol=1e-18)
+
+
 def test_budget_dict_keyed_by_asset_name():
     X = pd.DataFrame(factor_returns(27, 300, 4), columns=["w", "x", "y", "z"])
     by_name = RiskParity(risk_budget={"z": 4, "x": 2, "w": 1, "y": 3}).fit(X)
