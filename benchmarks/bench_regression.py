@@ -221,7 +221,7 @@ BENCHMARK = _harness.Benchmark(
     title="Constrained regression: min ||y - Xb||², b ≥ 0, Σb = 1",
     description=(
         "`gap vs best` is (objective − best objective among solutions violating "
-        "the constraints by ≤ 1e-6) / best; a negative gap goes with a violation."
+        "the constraints by ≤ 1e-12) / best; a negative gap goes with a violation."
     ),
     parse_size=parse_size,
     make_problem=make_problem,

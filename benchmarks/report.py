@@ -51,7 +51,7 @@ solver's own report:
 
 * *objective gap*: ``(f - f_best) / |f_best|`` with ``f`` the objective at the
   returned solution and ``f_best`` the lowest objective among the solutions
-  that violate the constraints by at most 1e-6 (a negative gap therefore goes
+  that violate the constraints by at most 1e-12 (a negative gap therefore goes
   with a violated constraint);
 * *violation*: the largest constraint violation, ``max(|1'w - 1|, max(-w))``
   (the second term only where weights are bounded below by zero);
