@@ -198,10 +198,12 @@ class SampleCovariance(DenseCovariance):
         Finite returns, at least two rows; copied (centred), never kept.
     gram : bool, default=False
         Keep the lower triangle of the Gram matrix ``Xc'Xc`` instead of the
-        centred returns, for a caller that starts with
-        :meth:`scaled_cholesky` (a closed form): computed from ``X`` itself
-        when the means allow it (no centred copy is written), and mirrored
-        into Σ only if Σ is asked for. Every other method then forms Σ.
+        centred returns, for a caller that needs all of Σ anyway (a closed
+        form, Newton's method for risk budgeting): computed from ``X``
+        itself when the means allow it (no centred copy is written).
+        :meth:`scaled_cholesky`, :meth:`matvec` of a vector, :meth:`diag`,
+        :meth:`quad_form` and :meth:`solve_shifted` work from that triangle;
+        the other methods mirror it into Σ first.
 
     See Also
     --------

@@ -340,6 +340,26 @@ def test_overflow_is_told_by_the_diagonal(gram):
     )
 
 
+def test_gram_operator_answers_from_its_triangle_until_a_block_is_asked_for():
+    operator = SampleCovariance(SMALL_MEAN_RETURNS, gram=True)
+    v = np.linspace(-1.0, 1.0, N_ASSETS)
+    shift = np.full(N_ASSETS, 0.01)
+    np.testing.assert_allclose(operator.matvec(v), MATRIX @ v, rtol=1e-12)
+    np.testing.assert_allclose(operator.diag(), np.diag(MATRIX), rtol=1e-12)
+    assert operator.quad_form(v) == pytest.approx(v @ MATRIX @ v, rel=1e-12)
+    np.testing.assert_allclose(
+        operator.solve_shifted(shift, v),
+        np.linalg.solve(MATRIX + np.diag(shift), v),
+        rtol=1e-10,
+    )
+    operator.scaled_cholesky()
+    assert not operator.is_formed
+    np.testing.assert_allclose(
+        operator.submatrix([0, 3]), MATRIX[np.ix_([0, 3], [0, 3])], rtol=1e-12
+    )
+    assert operator.is_formed
+
+
 def test_gram_operator_has_no_returns_for_a_cross_covariance():
     operator = SampleCovariance(SMALL_MEAN_RETURNS, gram=True)
     assert operator.centred is None
