@@ -7,7 +7,10 @@ from sklearn.utils._param_validation import HasMethods, Interval
 
 from skportfolio.portfolio._base import BasePortfolio, ConstraintsMixin, MomentsMixin
 from skportfolio.portfolio._critical_line import minimum_variance_for_return
-from skportfolio.portfolio._minimum_variance import minimise_quadratic
+from skportfolio.portfolio._minimum_variance import (
+    minimise_quadratic,
+    takes_cholesky_closed_form,
+)
 
 # The risk aversion used when none of risk_aversion, target_return and
 # risk_tolerance is set.
@@ -208,9 +211,15 @@ class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
     def _moments_and_constraints(self, X, y):
         """Mean and covariance of the (active) returns, and the constraints."""
         active = X if y is None else X - y[:, None]
-        covariance, _ = self._estimate_covariance(active, keep_returns=True)
+        constraints = self._build_constraints(X.shape[1])
+        closed_form = self.target_return is None and takes_cholesky_closed_form(
+            constraints, self.budget, active
+        )
+        covariance, _ = self._estimate_covariance(
+            active, keep_returns=True, gram=closed_form
+        )
         mean = self._estimate_mean(active, getattr(covariance, "sample_mean", None))
-        return mean, covariance, self._build_constraints(X.shape[1])
+        return mean, covariance, constraints
 
     def _return_tradeoff(self):
         """``t = 1/risk_aversion`` of the objective ``1/2 w'Σw - t μ'w``.

@@ -163,6 +163,17 @@ def is_budget_only(constraints, budget):
     )
 
 
+def takes_cholesky_closed_form(constraints, budget, X):
+    """Whether :func:`minimise_quadratic` will factorise Σ of the returns ``X``.
+
+    It does under the budget alone with more periods than assets (with
+    fewer, the sample covariance is singular and the closed form works from
+    the returns): the estimators then ask the sample covariance for its Gram
+    matrix rather than its centred returns.
+    """
+    return is_budget_only(constraints, budget) and X.shape[0] > X.shape[1]
+
+
 def minimise_quadratic(covariance, linear, constraints, budget):
     """Weights minimising ``1/2 w'Σw - linear'w`` under ``constraints``.
 
@@ -299,13 +310,11 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
 
     def _fit_weights(self, X, y):
         constraints = self._build_constraints(X.shape[1])
-        # The closed form factorises the Gram matrix of more periods than
-        # assets; with fewer it works from the returns (zero_variance_weights).
-        closed_form = is_budget_only(constraints, self.budget) and (
-            X.shape[0] > X.shape[1]
-        )
         covariance, cross = self._estimate_covariance(
-            X, y, keep_returns=True, gram=closed_form
+            X,
+            y,
+            keep_returns=True,
+            gram=takes_cholesky_closed_form(constraints, self.budget, X),
         )
         linear = np.zeros(X.shape[1]) if cross is None else cross
         return minimise_quadratic(covariance, linear, constraints, self.budget)

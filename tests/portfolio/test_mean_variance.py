@@ -47,6 +47,14 @@ def test_budget_only_closed_form():
     expected = inv_mu / lam + inv_ones * (1 - inv_mu.sum() / lam) / inv_ones.sum()
     est = MeanVariance(risk_aversion=lam, min_weights=None, max_weights=None).fit(X)
     np.testing.assert_allclose(est.weights_, expected, rtol=0, atol=1e-12)
+    # Factorised from the Gram matrix (small means: of the uncentred
+    # returns), which the fit keeps: covariance_ is built from it on first
+    # read, whatever the caller does to X meanwhile.
+    assert "_covariance" not in est.__dict__
+    assert est.volatility_ == pytest.approx(np.sqrt(expected @ sigma @ expected))
+    np.testing.assert_allclose(est.mean_, mu, rtol=1e-15)
+    X[:] = 0.0
+    np.testing.assert_allclose(est.covariance_, sigma, rtol=1e-13, atol=1e-18)
 
 
 def test_two_assets_by_hand():
