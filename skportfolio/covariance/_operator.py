@@ -242,7 +242,7 @@ class SampleCovariance(DenseCovariance):
         scale = 1.0 / (X.shape[0] - 1)
         if gram:
             self._keep(None, mean, scale, X.shape[0])
-            self._gram = _lower_gram(X, mean)
+            self._gram = _finite_covariance(_lower_gram(X, mean), 1.0)
         else:
             self._keep(X - mean, mean, scale, X.shape[0])
 
@@ -292,7 +292,8 @@ class SampleCovariance(DenseCovariance):
         if self._matrix is not None:
             return False
         if self._centred is None:
-            # Kept as its Gram matrix: every product comes from the matrix.
+            # Kept as its Gram matrix: what its triangle does not answer
+            # comes from the formed matrix.
             self.dense()
             return False
         self._spent += DATA_PASS_WEIGHT * values + multiply_adds
@@ -416,22 +417,18 @@ class SampleCovariance(DenseCovariance):
         lower triangle, which LAPACK factorises in place, so a closed form
         that needs only the factor (the budget-only minimum-variance
         portfolio) skips the upper triangle, the scaling pass and the copy
-        that forming Σ and factorising it would cost. The returns are kept,
-        so Σ can still be formed later.
+        that forming Σ and factorising it would cost. The returns or the
+        kept Gram matrix survive, so Σ can still be formed later.
         """
-        if self._matrix is None:
-            # The kept Gram matrix is factorised in a copy, to form Σ from
-            # later; a Gram matrix computed here is not needed again.
-            if self._centred is None:
-                gram = self._gram.copy(order="F")
-            else:
-                gram = _lower_gram_product(self._centred)
-            # Cauchy-Schwarz bounds every entry by the diagonal, so an
-            # overflow shows there; forming Σ then reports it.
-            if np.all(np.isfinite(np.diag(gram))):
-                return _lower_cholesky(gram), self._scale
-            self.dense()
-        return super().scaled_cholesky()
+        if self._matrix is not None:
+            return super().scaled_cholesky()
+        # The kept Gram matrix is factorised in a copy, to form Σ from later;
+        # a Gram matrix computed here is not needed again.
+        if self._centred is None:
+            gram = self._gram.copy(order="F")
+        else:
+            gram = _finite_covariance(_lower_gram_product(self._centred), 1.0)
+        return _lower_cholesky(gram), self._scale
 
     def solve_shifted(self, shift, rhs):
         """Solve ``(Σ + diag(shift)) x = rhs`` by Cholesky of the formed
@@ -499,7 +496,11 @@ def _lower_gram(X, mean):
     """
     n_samples = X.shape[0]
     head = X[: -(-n_samples // 8)] - mean
-    if np.all(n_samples * mean**2 <= np.einsum("ij,ij->j", head, head)):
+    # Squares that overflow give an infinite Gram matrix either way, which
+    # the caller's overflow check reports.
+    with np.errstate(over="ignore", invalid="ignore"):
+        small = np.all(n_samples * mean**2 <= np.einsum("ij,ij->j", head, head))
+    if small:
         gram = _lower_gram_product(X)
         return dsyr(-n_samples, mean, a=gram, overwrite_a=1, lower=1)
     return _lower_gram_product(X - mean)
@@ -518,11 +519,10 @@ def _lower_gram_product(A):
 
 def _mirrored_scaled(lower, scale):
     """``scale`` times the symmetric matrix whose lower triangle is ``lower``."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        triangle = np.tril(lower)
-        matrix = np.ascontiguousarray(triangle + np.tril(triangle, -1).T)
-        matrix *= scale
-    return _finite_covariance(matrix, scale)
+    triangle = np.tril(lower)
+    matrix = np.ascontiguousarray(triangle + np.tril(triangle, -1).T)
+    matrix *= scale
+    return matrix
 
 
 # Diagonal entries below this leave every entry of a Gram matrix finite (see

@@ -156,7 +156,9 @@ class MomentsMixin:
     matrix only if the solver needs it: a long-only optimum holding few
     assets is then found in less time than ``np.cov`` takes. When the
     matrix was not formed, the fitted estimator keeps the centred returns
-    (``T x N``) and builds ``covariance_`` from them when it is first read.
+    (``T x N``), or the triangle of their Gram matrix that a closed form or
+    risk budgeting worked from, and builds ``covariance_`` from them when it
+    is first read.
     """
 
     _moment_parameter_constraints = {
@@ -201,8 +203,9 @@ class MomentsMixin:
           ``keep_returns=True`` its matrix is left for the optimiser to form
           if it needs it (a working-set solve usually does not), and
           ``covariance_`` is built when first read; with ``gram=True`` too
-          (for an optimiser that starts with a Cholesky factor) it keeps
-          the Gram matrix of the returns instead (without a benchmark);
+          (for an optimiser that needs all of Σ: a closed form, Newton's
+          method) it keeps one triangle of the Gram matrix of the returns
+          instead (without a benchmark);
         * otherwise a :class:`~skportfolio.covariance.DenseCovariance` of
           ``covariance_``, which is set.
         """

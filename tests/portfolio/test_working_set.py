@@ -9,6 +9,7 @@ Returns have unit scale so that Clarabel's absolute tolerances are relative.
 import numpy as np
 import pytest
 
+from skportfolio import MeanVariance, MinimumVariance, RiskParity
 from skportfolio._constraints import LinearConstraints
 from skportfolio._qp import QuadraticProgram
 from skportfolio.covariance._operator import SampleCovariance, sample_covariance
@@ -379,3 +380,22 @@ def test_sample_covariance_equals_np_cov(shape):
 def test_sample_covariance_overflow_raises():
     with pytest.raises(ValueError, match="overflows"):
         sample_covariance(np.array([[1e200, 0.0], [-1e200, 1.0]]))
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        MinimumVariance(),
+        MinimumVariance(min_weights=None, max_weights=None),
+        MeanVariance(min_weights=None, max_weights=None),
+        RiskParity(),
+    ],
+    ids=["long-only", "budget-only", "mean-variance, budget-only", "risk parity"],
+)
+def test_every_estimator_reports_an_overflowing_sample_covariance(estimator):
+    # Whether the estimator keeps the returns or a Gram matrix, squares too
+    # large for a float give an error, never NaN weights.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 3)) * 1e160
+    with pytest.raises(ValueError, match="overflows"):
+        _ = estimator.fit(X).covariance_
