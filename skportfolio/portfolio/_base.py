@@ -188,7 +188,7 @@ class MomentsMixin:
     def covariance_(self, value):
         self._covariance = value
 
-    def _estimate_covariance(self, X, y=None, *, keep_returns=False, gram=False):
+    def _estimate_covariance(self, X, y=None, *, gram=False):
         """The covariance of the returns as an operator, and their covariance with ``y``.
 
         With a benchmark the covariance estimator sees the assets and the
@@ -199,13 +199,12 @@ class MomentsMixin:
           :class:`~skportfolio.covariance.FactorCovariance` of the assets,
           also set as ``covariance_structure_``;
         * for the sample covariance a
-          :class:`~skportfolio.covariance.SampleCovariance`; with
-          ``keep_returns=True`` its matrix is left for the optimiser to form
-          if it needs it (a working-set solve usually does not), and
-          ``covariance_`` is built when first read; with ``gram=True`` too
-          (for an optimiser that needs all of Σ: a closed form, Newton's
-          method) it keeps one triangle of the Gram matrix of the returns
-          instead (without a benchmark);
+          :class:`~skportfolio.covariance.SampleCovariance`, whose matrix is
+          left for the optimiser to form if it needs it (a working-set solve
+          usually does not), ``covariance_`` being built when first read;
+          with ``gram=True`` (for an optimiser that needs all of Σ: a closed
+          form, Newton's method) it keeps one triangle of the Gram matrix of
+          the returns instead of the returns (without a benchmark);
         * otherwise a :class:`~skportfolio.covariance.DenseCovariance` of
           ``covariance_``, which is set.
         """
@@ -213,12 +212,9 @@ class MomentsMixin:
         for name in ("covariance_structure_", "_covariance", "_covariance_source"):
             self.__dict__.pop(name, None)
         if self.covariance_estimator is None:
-            operator = SampleCovariance(X, gram=gram and keep_returns and y is None)
+            operator = SampleCovariance(X, gram=gram and y is None)
             cross = None if y is None else operator.cross_covariance(y)
-            if keep_returns:
-                self._covariance_source = operator
-            else:
-                self.covariance_ = operator.dense()
+            self._covariance_source = operator
             return operator, cross
         Z = X if y is None else np.column_stack([X, y])
         estimator = clone(self.covariance_estimator).fit(Z)

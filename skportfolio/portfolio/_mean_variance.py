@@ -215,9 +215,7 @@ class MeanVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
         closed_form = self.target_return is None and takes_cholesky_closed_form(
             constraints, self.budget, active
         )
-        covariance, _ = self._estimate_covariance(
-            active, keep_returns=True, gram=closed_form
-        )
+        covariance, _ = self._estimate_covariance(active, gram=closed_form)
         mean = self._estimate_mean(active, getattr(covariance, "sample_mean", None))
         return mean, covariance, constraints
 

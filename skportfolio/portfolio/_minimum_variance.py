@@ -31,7 +31,8 @@ def budget_minimum_variance(covariance, budget=1.0, cross_covariance=None):
     covariance : ndarray of shape (n, n) or DenseCovariance
         Positive definite covariance, as a matrix or a dense covariance
         operator; a :class:`~skportfolio.covariance.SampleCovariance` is
-        factorised from its returns without forming the matrix.
+        factorised from its returns or its kept Gram matrix without forming
+        the matrix.
     budget : float, default=1.0
     cross_covariance : ndarray of shape (n,), default=None
         Covariance of the assets with a benchmark (``c``); None for 0.
@@ -313,7 +314,6 @@ class MinimumVariance(ConstraintsMixin, MomentsMixin, BasePortfolio):
         covariance, cross = self._estimate_covariance(
             X,
             y,
-            keep_returns=True,
             gram=takes_cholesky_closed_form(constraints, self.budget, X),
         )
         linear = np.zeros(X.shape[1]) if cross is None else cross

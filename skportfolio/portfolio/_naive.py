@@ -90,7 +90,7 @@ class InverseVolatility(MomentsMixin, BasePortfolio):
         self.covariance_estimator = covariance_estimator
 
     def _fit_weights(self, X, y):
-        covariance, _ = self._estimate_covariance(X, keep_returns=True)
+        covariance, _ = self._estimate_covariance(X)
         volatility = np.sqrt(covariance.diag())
         flat = np.flatnonzero(
             volatility <= np.finfo(float).eps * max(volatility.max(), 1e-300)

@@ -725,7 +725,7 @@ class RiskParity(MomentsMixin, BasePortfolio):
         # Newton's method needs only products, variances and shifted solves,
         # which the sample covariance gives from one triangle of its Gram
         # matrix; covariance_ is mirrored from it when first read.
-        covariance, _ = self._estimate_covariance(X, keep_returns=True, gram=True)
+        covariance, _ = self._estimate_covariance(X, gram=True)
         names = self._asset_names()
         budget = check_risk_budget(
             self._budget_array(X.shape[1], names), X.shape[1], names
