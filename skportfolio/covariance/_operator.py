@@ -136,12 +136,9 @@ class DenseCovariance:
         Raises ``scipy.linalg.LinAlgError`` if the shifted matrix is not
         numerically positive definite.
         """
-        # LAPACK directly: scipy's cho_factor/cho_solve wrappers cost more
-        # than the factorisation itself for a few dozen assets. The shifted
-        # copy is symmetric, so its transpose is the Fortran array LAPACK takes.
-        shifted = self._matrix.copy()
-        shifted.flat[:: shifted.shape[0] + 1] += shift
-        return lower_cholesky_solve(_lower_cholesky(shifted.T), rhs)
+        # The transpose of the symmetric C-ordered matrix is the Fortran
+        # array LAPACK takes.
+        return _shifted_solve(self._fortran, shift, rhs)
 
     def scaled_cholesky(self):
         """A lower-triangular ``L`` and a scale ``s`` with ``Σ = s L L'``.
@@ -437,10 +434,9 @@ class SampleCovariance(DenseCovariance):
             self.dense()
             return super().solve_shifted(shift, rhs)
         # (s G + D) x = r  is  (G + D / s) x = r / s.
-        shifted = self._gram.copy(order="F")
-        shifted.flat[:: shifted.shape[0] + 1] += shift / self._scale
-        factor = _lower_cholesky(shifted)
-        return lower_cholesky_solve(factor, np.asarray(rhs) / self._scale)
+        return _shifted_solve(
+            self._gram, shift / self._scale, np.asarray(rhs) / self._scale
+        )
 
     def is_numerically_psd(self):
         """True: a sample covariance is positive semi-definite by construction."""
@@ -460,6 +456,18 @@ def _lower_cholesky(matrix):
     if info != 0:
         raise LinAlgError(f"not positive definite (LAPACK dpotrf info={info})")
     return factor
+
+
+def _shifted_solve(matrix, shift, rhs):
+    """Solve ``(A + diag(shift)) x = rhs`` by Cholesky of a shifted copy of ``A``.
+
+    Only the lower triangle of the Fortran-ordered ``matrix`` is read. LAPACK
+    directly: scipy's cho_factor/cho_solve wrappers cost more than the
+    factorisation itself for a few dozen assets.
+    """
+    shifted = matrix.copy(order="F")
+    shifted.flat[:: shifted.shape[0] + 1] += shift
+    return lower_cholesky_solve(_lower_cholesky(shifted), rhs)
 
 
 def lower_cholesky_solve(factor, rhs):
