@@ -18,7 +18,7 @@ are worked out only once something has failed.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from numbers import Real
 
 import numpy as np
@@ -245,6 +245,11 @@ class LinearConstraints:
         validated as by :meth:`from_arrays` but without its generic checks of
         matrices, which the all-ones row does not need.
 
+        Constraints with scalar (or no) bounds and unnamed or tuple-named
+        variables are built once and shared: a model refitted on every
+        window of a backtest or every fold of a grid search asks for the
+        same ones each time. Their arrays are read-only.
+
         Parameters
         ----------
         n : int
@@ -262,6 +267,12 @@ class LinearConstraints:
         -------
         LinearConstraints
         """
+        if _is_scalar_bound(lb) and _is_scalar_bound(ub) and _is_key(var_names):
+            return _shared_box(cls, n, lb, ub, total, total_name, var_names)
+        return cls._box(n, lb, ub, total, total_name, var_names)
+
+    @classmethod
+    def _box(cls, n, lb, ub, total, total_name, var_names):
         lb = expand_bound(lb, n, default=-np.inf, name="lower bound")
         ub = expand_bound(ub, n, default=np.inf, name="upper bound")
         _check_bound_values(lb, ub)
@@ -402,7 +413,7 @@ class LinearConstraints:
             forced = np.where(up, self.ub, np.where(down, self.lb, forced))
         return forced
 
-    @property
+    @cached_property
     def may_pin_variables(self):
         """False when no variable is pinned (see :meth:`forced_values`),
         decided without forming the forced values."""
@@ -477,6 +488,8 @@ class LinearConstraints:
         bounds allow for it. Cheap (vectorised over the rows); joint conflicts
         between several rows are found by :meth:`prove_infeasible`.
         """
+        if self._plainly_consistent:
+            return
         if not (self.lb <= self.ub).all():
             self._check_bound_pairs()
         if self._rows_inside_box:
@@ -494,6 +507,43 @@ class LinearConstraints:
                 f"The bounds force {self._name('ub_names', i)} to be at least "
                 f"{lo_ub[i]:.6g}, but it must be at most {self.b_ub[i]:.6g}."
             )
+
+    @cached_property
+    def _plainly_consistent(self):
+        """Every bound pair ordered and every row inside its range over the box."""
+        return bool((self.lb <= self.ub).all()) and self._rows_inside_box
+
+    @cached_property
+    def greater_equal_rows(self):
+        """Every constraint as a row of ``G x >= h``, the equalities first.
+
+        Returns ``(G, h)``: the rows of ``A_eq`` (to hold with equality), of
+        ``-A_ub``, the unit rows of the finite lower bounds and the negated
+        unit rows of the finite upper bounds, in that order. ``G`` is the
+        transpose of a Fortran-ordered array, so ``G.T`` needs no copy for
+        solvers that take the constraints column by column.
+        """
+        n_eq, n_ub = self.A_eq.shape[0], self.A_ub.shape[0]
+        lower, upper = self.finite_bounds
+        start_lb = n_eq + n_ub
+        start_ub = start_lb + lower.size
+        columns = np.zeros((self.n_vars, start_ub + upper.size), order="F")
+        columns[:, :n_eq] = self.A_eq.T
+        parts = [self.b_eq]
+        if n_ub:
+            np.negative(self.A_ub.T, out=columns[:, n_eq:start_lb])
+            parts.append(-self.b_ub)
+        if lower.size:
+            columns[lower, np.arange(start_lb, start_ub)] = 1.0
+            parts.append(self.lb[lower])
+        if upper.size:
+            columns[upper, np.arange(start_ub, columns.shape[1])] = -1.0
+            parts.append(-self.ub[upper])
+        return columns.T, np.concatenate(parts)
+
+    @cached_property
+    def _independent(self):
+        return _independent_equalities(self)
 
     def _check_bound_pairs(self):
         bad = np.flatnonzero(
@@ -556,7 +606,7 @@ class LinearConstraints:
         if not A.shape[0]:
             return x
         residual = b - A @ x
-        if not (residual.any() and free.any()):
+        if not (_any(residual) and _any(free)):
             return x
         # Columns of the variables on a bound zeroed: they do not move.
         x += _minimum_norm_step(A * free, residual)
@@ -587,13 +637,16 @@ class LinearConstraints:
         A side without finite bounds is skipped: the common long-only case
         has no upper bounds.
         """
-        near = ACTIVE_TOL * np.maximum(1.0, np.abs(x))
         lower, upper = self.finite_bounds
         x = np.array(x, dtype=float)
-        on_bound = np.zeros(x.shape, dtype=bool)
+        near = np.abs(x)
+        np.maximum(near, 1.0, out=near)
+        near *= ACTIVE_TOL
         if lower.size:
             on_bound = x - self.lb <= near
             np.copyto(x, self.lb, where=on_bound)
+        else:
+            on_bound = np.zeros(x.shape, dtype=bool)
         if upper.size:
             on_ub = self.ub - x <= near
             np.copyto(x, self.ub, where=on_ub)
@@ -631,26 +684,35 @@ class LinearConstraints:
         miss the rest of the tolerance.
         """
         lower, upper = self.finite_bounds
-        if (lower.size and not (x >= self.lb).all()) or (
-            upper.size and not (x <= self.ub).all()
+        if (lower.size and not _all(x >= self.lb)) or (
+            upper.size and not _all(x <= self.ub)
         ):
             return False
         # FEASIBILITY_TOL is the smallest tolerance of any row.
         if self.A_eq.shape[0]:
             error = np.abs(self.A_eq @ x - self.b_eq)
-            if (
-                not (error <= FEASIBILITY_TOL).all()
-                and not (error <= self.row_tolerance(self.A_eq, self.b_eq, x)).all()
+            if not _all(error <= FEASIBILITY_TOL) and not _all(
+                error <= self.row_tolerance(self.A_eq, self.b_eq, x)
             ):
                 return False
         if self.A_ub.shape[0]:
             excess = self.A_ub @ x - self.b_ub
-            if (
-                not (excess <= FEASIBILITY_TOL).all()
-                and not (excess <= self.row_tolerance(self.A_ub, self.b_ub, x)).all()
+            if not _all(excess <= FEASIBILITY_TOL) and not _all(
+                excess <= self.row_tolerance(self.A_ub, self.b_ub, x)
             ):
                 return False
         return True
+
+
+def _all(mask):
+    """``mask.all()``: on the small arrays checked at every solve, the method's
+    Python wrapper costs three times the count behind it."""
+    return np.count_nonzero(mask) == mask.size
+
+
+def _any(a):
+    """``a.any()``, as :func:`_all`."""
+    return np.count_nonzero(a) > 0
 
 
 def _minimum_norm_step(A, residual):
@@ -698,6 +760,23 @@ def _check_bound_values(lb, ub):
     raise ValueError("A lower bound of +inf or an upper bound of -inf is infeasible.")
 
 
+def _is_scalar_bound(value):
+    return value is None or isinstance(value, Real)
+
+
+def _is_key(names):
+    """Whether variable names can key the cache of :meth:`LinearConstraints.from_bounds`."""
+    return names is None or isinstance(names, tuple)
+
+
+@lru_cache(maxsize=128)
+def _shared_box(cls, n, lb, ub, total, total_name, var_names):
+    constraints = cls._box(n, lb, ub, total, total_name, var_names)
+    for field_name in ("A_eq", "b_eq", "A_ub", "b_ub", "lb", "ub"):
+        getattr(constraints, field_name).flags.writeable = False
+    return constraints
+
+
 def _none_if_inf(v):
     return [None if not np.isfinite(t) else t for t in v]
 
@@ -705,9 +784,16 @@ def _none_if_inf(v):
 def independent_equalities(constraints):
     """Drop equality rows that are linear combinations of others.
 
-    Raises :class:`InfeasibleConstraintsError` when a dependent row contradicts
-    the others (e.g. the same row twice with different right-hand sides).
+    Returns ``(reduced, rows)``: the constraints with independent equality
+    rows only, and the indices of the rows kept. Worked out once per
+    constraints object. Raises :class:`InfeasibleConstraintsError` when a
+    dependent row contradicts the others (e.g. the same row twice with
+    different right-hand sides).
     """
+    return constraints._independent
+
+
+def _independent_equalities(constraints):
     A, b = constraints.A_eq, constraints.b_eq
     if A.shape[0] <= 1:
         if A.shape[0] == 1 and not A.any():

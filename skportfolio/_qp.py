@@ -134,29 +134,11 @@ class QuadraticProgram:
         self._C, self._b, self._meq = self._quadprog_constraints()
 
     def _quadprog_constraints(self):
-        """quadprog's ``C'x >= b``: the equalities first, then ``-A_ub``, the
-        finite lower bounds and the negated finite upper bounds.
-
-        ``C`` is built in Fortran order, the order quadprog copies it into.
-        """
+        """quadprog's ``C'x >= b`` (``C`` of shape ``(n, m)``), equalities first."""
         c = self.constraints
-        n_eq, n_ub = c.A_eq.shape[0], c.A_ub.shape[0]
         self._lb_index, self._ub_index = c.finite_bounds
-        start_lb = n_eq + n_ub
-        start_ub = start_lb + self._lb_index.size
-        C = np.zeros((c.n_vars, start_ub + self._ub_index.size), order="F")
-        C[:, :n_eq] = c.A_eq.T
-        parts = [c.b_eq]
-        if n_ub:
-            np.negative(c.A_ub.T, out=C[:, n_eq:start_lb])
-            parts.append(-c.b_ub)
-        if self._lb_index.size:
-            C[self._lb_index, np.arange(start_lb, start_ub)] = 1.0
-            parts.append(c.lb[self._lb_index])
-        if self._ub_index.size:
-            C[self._ub_index, np.arange(start_ub, C.shape[1])] = -1.0
-            parts.append(-c.ub[self._ub_index])
-        return C, np.concatenate(parts), n_eq
+        G, h = c.greater_equal_rows
+        return G.T, h, c.A_eq.shape[0]
 
     def objective(self, x, q):
         """``1/2 x'Px + q'x``."""

@@ -42,33 +42,60 @@ def validate_params(estimator):
 def has_plainly_valid_parameters(estimator):
     """Whether every constrained parameter of ``estimator`` is plainly valid."""
     values = vars(estimator)
-    return all(
-        _plainly_satisfies(values.get(name, _MISSING), constraints)
-        for name, constraints in estimator._parameter_constraints.items()
-    )
+    for name, accepts in _plain_checks(type(estimator)):
+        if not accepts(values.get(name, _MISSING)):
+            return False
+    return True
 
 
-def _plainly_satisfies(value, constraints):
-    if isinstance(constraints, str):  # "no_validation": scikit-learn skips it
-        return constraints == "no_validation"
-    if value is None:
-        return None in constraints
-    if isinstance(value, (bool, np.bool_)):
-        return "boolean" in constraints
-    if isinstance(value, Real):
-        return any(_number_satisfies(value, constraint) for constraint in constraints)
-    if isinstance(value, str):
-        return any(
-            isinstance(constraint, StrOptions) and constraint.is_satisfied_by(value)
-            for constraint in constraints
+_PLAIN_CHECKS = {}
+
+
+def _plain_checks(cls):
+    """``(name, accepts)`` for every parameter of ``cls``, built once per class.
+
+    ``accepts(value)`` tells whether ``value`` is plainly valid; the
+    constraint lists are read here once rather than searched on every fit.
+    """
+    checks = _PLAIN_CHECKS.get(cls)
+    if checks is None:
+        checks = tuple(
+            (name, _plain_check(constraints))
+            for name, constraints in cls._parameter_constraints.items()
         )
-    return False
+        _PLAIN_CHECKS[cls] = checks
+    return checks
+
+
+def _plain_check(constraints):
+    if isinstance(constraints, str):  # "no_validation": scikit-learn skips it
+        skipped = constraints == "no_validation"
+        return lambda value: skipped
+    allows_none = None in constraints
+    allows_bool = "boolean" in constraints
+    numbers = tuple(
+        c for c in constraints if isinstance(c, Interval) or isinstance(c, type)
+    )
+    options = tuple(c for c in constraints if isinstance(c, StrOptions))
+
+    def accepts(value):
+        if value is None:
+            return allows_none
+        if isinstance(value, (bool, np.bool_)):
+            return allows_bool
+        if isinstance(value, Real):
+            return any(_number_satisfies(value, c) for c in numbers)
+        if isinstance(value, str):
+            return any(c.is_satisfied_by(value) for c in options)
+        return False
+
+    return accepts
 
 
 def _number_satisfies(value, constraint):
     if isinstance(constraint, Interval):
         return constraint.is_satisfied_by(value)
-    return isinstance(constraint, type) and isinstance(value, constraint)
+    return isinstance(value, constraint)
 
 
 def validate_matrix(estimator, X, *, reset=True, ensure_min_samples=1):
@@ -116,12 +143,16 @@ def is_plain_matrix(X, ensure_min_samples=1):
     """Whether ``check_array(X, dtype=np.float64, ensure_min_samples=...)``
     would return ``X`` itself: a finite, 2-d plain float64 array with enough
     rows and at least one column."""
+    return is_plain_2d(X, ensure_min_samples) and has_finite_sum(X)
+
+
+def is_plain_2d(X, ensure_min_samples=1):
+    """:func:`is_plain_matrix` but for finiteness, left to :func:`has_finite_sum`."""
     return (
         is_plain_array(X)
         and X.ndim == 2
         and X.shape[0] >= ensure_min_samples
         and X.shape[1] > 0
-        and has_finite_sum(X)
     )
 
 
@@ -134,12 +165,15 @@ def is_plain_array(a):
     )
 
 
-def has_finite_sum(a):
-    """Whether the sum of ``a`` is finite: one pass without a temporary.
+def has_finite_sum(*arrays):
+    """Whether the sum of each array is finite: one pass without a temporary.
 
-    A NaN or infinity makes the sum non-finite (scikit-learn's own first
+    A NaN or infinity makes a sum non-finite (scikit-learn's own first
     test); so may an overflow of finite values, which callers then send to
     the full check.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        return math.isfinite(a.sum())
+        for a in arrays:
+            if not math.isfinite(np.add.reduce(a, axis=None)):
+                return False
+    return True

@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skportfolio._constraints import FEASIBILITY_TOL, GeneratedNames, LinearConstraints
+from skportfolio._constraints import (
+    FEASIBILITY_TOL,
+    GeneratedNames,
+    LinearConstraints,
+    independent_equalities,
+)
 from skportfolio.exceptions import InfeasibleConstraintsError, SolverError
 
 
@@ -221,6 +226,86 @@ def test_from_bounds_knows_whether_its_row_lies_inside_the_box(lb, ub, total):
         except InfeasibleConstraintsError as exc:
             outcomes.append(str(exc))
     assert outcomes[0] == outcomes[1]
+
+
+def test_from_bounds_shares_the_constraints_of_scalar_bounds():
+    first = LinearConstraints.from_bounds(5, lb=0.0, total=1.0, total_name="sum")
+    # Equal keys, as a refit with the same parameters asks for them.
+    assert LinearConstraints.from_bounds(5, lb=0, total=1, total_name="sum") is first
+    for other in (
+        LinearConstraints.from_bounds(5, lb=0.0, total=2.0, total_name="sum"),
+        LinearConstraints.from_bounds(6, lb=0.0, total=1.0, total_name="sum"),
+        LinearConstraints.from_bounds(5, lb=0.0, ub=1.0, total=1.0, total_name="sum"),
+        LinearConstraints.from_bounds(5, lb=0.0, total=1.0, var_names=tuple("abcde")),
+    ):
+        assert other is not first
+    for field in ("A_eq", "b_eq", "A_ub", "b_ub", "lb", "ub"):
+        assert not getattr(first, field).flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        first.lb[0] = -1.0
+    np.testing.assert_array_equal(first.lb, np.zeros(5))
+    # Array bounds are the caller's to change: built anew each time.
+    lb = np.zeros(5)
+    built = LinearConstraints.from_bounds(5, lb=lb, total=1.0)
+    assert LinearConstraints.from_bounds(5, lb=lb, total=1.0) is not built
+    assert built.lb.flags.writeable
+
+
+def test_from_bounds_does_not_share_a_failure():
+    for _ in range(2):
+        with pytest.raises(ValueError, match="must not be NaN"):
+            LinearConstraints.from_bounds(3, lb=math.nan)
+        with pytest.raises(ValueError, match="names do not match"):
+            LinearConstraints.from_bounds(3, lb=0.0, var_names=("a", "b"))
+
+
+def test_greater_equal_rows_stack_every_constraint_equalities_first():
+    c = LinearConstraints.from_arrays(
+        3,
+        A_eq=[[1.0, 1.0, 1.0]],
+        b_eq=[1.0],
+        A_ub=[[1.0, -2.0, 0.0], [0.0, 1.0, 1.0]],
+        b_ub=[0.5, 0.8],
+        lb=[0.0, -np.inf, -1.0],
+        ub=[np.inf, 2.0, 3.0],
+    )
+    G, h = c.greater_equal_rows
+    expected_G = np.array(
+        [
+            [1.0, 1.0, 1.0],  # the equality
+            [-1.0, 2.0, 0.0],  # -A_ub
+            [0.0, -1.0, -1.0],
+            [1.0, 0.0, 0.0],  # finite lower bounds of x0 and x2
+            [0.0, 0.0, 1.0],
+            [0.0, -1.0, 0.0],  # finite upper bounds of x1 and x2, negated
+            [0.0, 0.0, -1.0],
+        ]
+    )
+    np.testing.assert_array_equal(G, expected_G)
+    np.testing.assert_array_equal(h, [1.0, -0.5, -0.8, 0.0, -1.0, -2.0, -3.0])
+    assert G.T.flags.f_contiguous
+    # Any x meeting the constraints meets G x >= h, and conversely.
+    x = np.array([0.2, 0.3, 0.5])
+    c.verify(x)
+    assert np.all(G @ x >= h) and G[0] @ x == h[0]
+    assert c.greater_equal_rows is c.greater_equal_rows
+
+
+def test_independent_equalities_are_worked_out_once():
+    c = LinearConstraints.from_arrays(
+        2, A_eq=[[1.0, 1.0], [2.0, 2.0]], b_eq=[1.0, 2.0], lb=0.0
+    )
+    reduced, rows = independent_equalities(c)
+    assert independent_equalities(c)[0] is reduced
+    assert rows.size == 1
+    np.testing.assert_array_equal(reduced.A_eq, c.A_eq[rows])
+    np.testing.assert_array_equal(reduced.b_eq, c.b_eq[rows])
+    conflicting = LinearConstraints.from_arrays(
+        2, A_eq=[[1.0, 1.0], [2.0, 2.0]], b_eq=[1.0, 3.0]
+    )
+    for _ in range(2):
+        with pytest.raises(InfeasibleConstraintsError, match="contradicts"):
+            independent_equalities(conflicting)
 
 
 def test_from_bounds_rejects_a_non_finite_total():

@@ -21,8 +21,8 @@ from skportfolio._qp import RCOND_MIN, QuadraticProgram, _rcond
 from skportfolio._validation import (
     check_plain_features,
     has_finite_sum,
+    is_plain_2d,
     is_plain_array,
-    is_plain_matrix,
     validate_matrix,
     validate_params,
 )
@@ -51,7 +51,7 @@ def regression_constraints(
     Returns a :class:`~skportfolio._constraints.LinearConstraints` whose rows
     carry readable names ("the sum of the coefficients", "A_eq[0]", ...).
     """
-    names = None if feature_names is None else [str(name) for name in feature_names]
+    names = None if feature_names is None else tuple(map(str, feature_names))
     if bounds is None:
         # positive alone is the scalar lower bound 0, expanded by from_bounds
         lb, ub = (0.0 if positive else None), None
@@ -399,9 +399,9 @@ def _is_plain_training_data(X, y):
     return (
         is_plain_array(y)
         and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 0))
-        and is_plain_matrix(X)
+        and is_plain_2d(X)
         and X.shape[0] == y.shape[0]
-        and has_finite_sum(y)
+        and has_finite_sum(X, y)
     )
 
 
