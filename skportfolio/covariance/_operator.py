@@ -275,6 +275,13 @@ class SampleCovariance(DenseCovariance):
         return view
 
     @property
+    def _holds_gram(self):
+        """Whether the operator keeps the Gram triangle (``gram=True``, not
+        yet formed): its third state, beside the centred returns and the
+        formed matrix."""
+        return self._gram is not None
+
+    @property
     def is_formed(self):
         """Whether the ``N x N`` matrix has been formed."""
         return self._matrix is not None
@@ -288,7 +295,7 @@ class SampleCovariance(DenseCovariance):
         """
         if self._matrix is not None:
             return False
-        if self._centred is None:
+        if self._holds_gram:
             # Kept as its Gram matrix: what its triangle does not answer
             # comes from the formed matrix.
             self.dense()
@@ -302,7 +309,7 @@ class SampleCovariance(DenseCovariance):
     def matvec(self, v):
         """``Σ v``, from the data until the matrix is formed."""
         v = np.asarray(v, dtype=np.float64)
-        if self._gram is not None and v.ndim == 1:
+        if self._holds_gram and v.ndim == 1:
             # One triangle of the kept Gram matrix, scaled on the fly.
             return dsymv(self._scale, self._gram, v, lower=1)
         if self._matrix is not None:
@@ -324,7 +331,7 @@ class SampleCovariance(DenseCovariance):
     def diag(self):
         """The variances, ``diag(Σ)`` (a copy)."""
         if self._variances is None:
-            if self._gram is not None:
+            if self._holds_gram:
                 self._variances = self._scale * np.diag(self._gram)
             elif not self._charge(self._n_samples * self.n_assets):
                 return super().diag()
@@ -336,7 +343,7 @@ class SampleCovariance(DenseCovariance):
 
     def quad_form(self, w):
         """``w'Σw``."""
-        if self._gram is not None:
+        if self._holds_gram:
             return float(w @ self.matvec(w))
         if not self._charge(self._n_samples * self.n_assets):
             return super().quad_form(w)
@@ -379,7 +386,7 @@ class SampleCovariance(DenseCovariance):
 
     def restrict(self, index):
         """The sample covariance of the assets ``index``."""
-        if self._centred is None:
+        if self._holds_gram:
             self.dense()
         if self._matrix is not None:
             return super().restrict(index)
@@ -399,7 +406,7 @@ class SampleCovariance(DenseCovariance):
         from there on.
         """
         if self._matrix is None:
-            if self._centred is None:
+            if self._holds_gram:
                 matrix = _mirrored_scaled(self._gram, self._scale)
             else:
                 matrix = _scaled_gram(self._centred, self._scale)
@@ -421,7 +428,7 @@ class SampleCovariance(DenseCovariance):
             return super().scaled_cholesky()
         # The kept Gram matrix is factorised in a copy, to form Σ from later;
         # a Gram matrix computed here is not needed again.
-        if self._centred is None:
+        if self._holds_gram:
             gram = self._gram.copy(order="F")
         else:
             gram = _finite_covariance(_lower_gram_product(self._centred), 1.0)
@@ -430,7 +437,7 @@ class SampleCovariance(DenseCovariance):
     def solve_shifted(self, shift, rhs):
         """Solve ``(Σ + diag(shift)) x = rhs`` by Cholesky of the formed
         matrix, or of a shifted copy of the kept Gram matrix."""
-        if self._gram is None:
+        if not self._holds_gram:
             self.dense()
             return super().solve_shifted(shift, rhs)
         # (s G + D) x = r  is  (G + D / s) x = r / s.
