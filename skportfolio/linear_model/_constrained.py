@@ -26,7 +26,16 @@ from skportfolio._validation import (
     validate_matrix,
     validate_params,
 )
-from skportfolio.linear_model._factorization import design_factor
+from skportfolio.covariance._operator import DenseCovariance
+from skportfolio.linear_model._factorization import (
+    design_factor,
+    gram_cholesky,
+    qr_factor,
+)
+from skportfolio.linear_model._working_set import (
+    LeastSquaresWorkingSet,
+    worth_restricting,
+)
 
 # Singular values below this fraction of the largest are treated as zero in the
 # minimum-norm least-squares paths: LinearRegression's default ``tol``, so the
@@ -123,7 +132,12 @@ class LeastSquaresSolver:
     ``R`` comes from a Cholesky factorisation of ``X'X`` when that matrix has a
     condition number below ``GRAM_COND_MAX``, otherwise from a QR factorisation
     of ``X``, which keeps the digits that squaring the condition number loses
-    (see :mod:`skportfolio.linear_model._factorization`).
+    (see :mod:`skportfolio.linear_model._factorization`). In that case, when
+    most coefficients have a lower bound (``positive=True``), each target is
+    first solved over working sets of a few columns, whose Gram blocks are
+    usually well conditioned even when ``X`` is not, and the QR factor of all
+    of ``X`` is computed only if that fails
+    (:mod:`skportfolio.linear_model._working_set`).
     """
 
     def __init__(self, X, constraints):
@@ -132,16 +146,27 @@ class LeastSquaresSolver:
         if constraints.is_empty:
             self.method = "lstsq"
             return
-        self.R, self.factorization = design_factor(X)
         if not constraints.has_inequalities:
             self.method = "closed_form"
+            self.R, self.factorization = design_factor(X)
             self.constraints, _ = independent_equalities(constraints)
             return
         self.method = "quadprog"
+        gram = X.T @ X
+        self.qp = None
+        if worth_restricting(X, constraints):
+            R, accurate = gram_cholesky(gram)
+            if not accurate:
+                self.factorization = "working_set"
+                self.gram = DenseCovariance(gram, psd_by_construction=True)
+                return
+            self.R, self.factorization = R, "cholesky"
+        else:
+            self.R, self.factorization = design_factor(X, gram)
         if self.R is not None:
             self.qp = QuadraticProgram(constraints, R=self.R)
         else:
-            self.qp = QuadraticProgram(constraints, P=X.T @ X)
+            self.qp = QuadraticProgram(constraints, P=gram)
 
     def solve(self, Y):
         """Coefficients of shape ``(n_targets, n_features)`` for ``Y`` (n, n_targets)."""
@@ -150,7 +175,21 @@ class LeastSquaresSolver:
         if self.method == "closed_form":
             return self._solve_equalities(Y)
         XtY = self.X.T @ Y
-        return np.array([self.qp.solve(-XtY[:, k]).x for k in range(Y.shape[1])])
+        return np.array([self._solve_qp(-XtY[:, k]).x for k in range(Y.shape[1])])
+
+    def _solve_qp(self, q):
+        if self.factorization != "working_set":
+            return self.qp.solve(q)
+        return LeastSquaresWorkingSet(
+            self.X, self.gram, q, self.constraints, self._solve_full
+        ).solve()
+
+    def _solve_full(self, q):
+        """The full problem on the QR factor of ``X``, computed on the first call."""
+        if self.qp is None:
+            R = qr_factor(self.X, self.gram.dense())
+            self.qp = QuadraticProgram(self.constraints, R=R)
+        return self.qp.solve(q)
 
     def _solve_equalities(self, Y):
         """Null-space method: ``b = b0 + Z u`` with ``A b0 = b_eq`` and ``A Z = 0``.
@@ -222,7 +261,10 @@ class ConstrainedLinearRegression(MultiOutputMixin, RegressorMixin, BaseEstimato
         (equalities only) or ``"quadprog"``.
     factorization_ : str or None
         How ``X'X`` was factorised on a constrained path: ``"cholesky"``,
-        ``"qr"`` (ill-conditioned X) or ``"gram"`` (more features than samples).
+        ``"qr"`` (ill-conditioned X), ``"working_set"`` (ill-conditioned X,
+        solved over working sets of columns from the blocks of ``X'X``, with
+        the QR factor of ``X`` as the fallback) or ``"gram"`` (more features
+        than samples).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string column names.

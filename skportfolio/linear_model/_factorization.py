@@ -50,12 +50,14 @@ BLOCK_BYTES = 256 * 1024
 _EPS = np.finfo(float).eps
 
 
-def design_factor(X):
+def design_factor(X, gram=None):
     """The factor of ``X'X`` used by the constrained least-squares paths.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+    gram : ndarray of shape (n_features, n_features), optional
+        ``X'X`` when the caller has it already.
 
     Returns
     -------
@@ -68,11 +70,24 @@ def design_factor(X):
     n_samples, n_features = X.shape
     if n_samples < n_features:
         return None, "gram"
-    gram = X.T @ X
-    R = _cholesky_or_none(gram)
-    if R is not None and _rcond(R) ** 2 >= 1.0 / GRAM_COND_MAX:
+    if gram is None:
+        gram = X.T @ X
+    R, accurate = gram_cholesky(gram)
+    if accurate:
         return R, "cholesky"
     return qr_factor(X, gram), "qr"
+
+
+def gram_cholesky(gram):
+    """The Cholesky factor of a Gram matrix and whether it is accurate.
+
+    Returns ``(R, accurate)``: ``R`` upper triangular with ``R'R = gram``
+    (None when ``gram`` is not numerically positive definite), and whether
+    ``cond(gram) <= GRAM_COND_MAX``, below which ``R`` keeps the digits of
+    the weak directions of ``X`` that a QR factor would.
+    """
+    R = _cholesky_or_none(gram)
+    return R, R is not None and _rcond(R) ** 2 >= 1.0 / GRAM_COND_MAX
 
 
 def qr_factor(X, gram):

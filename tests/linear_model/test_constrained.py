@@ -508,21 +508,28 @@ def simplex_solution_on_support(X, y, support):
 
 
 @pytest.mark.parametrize(
-    "n, p, smallest",
-    [(200, 6, 1e-8), (2000, 50, 1e-8), (1000, 30, 1e-10)],
+    "n, p, smallest, factorization",
+    [
+        (200, 6, 1e-8, "qr"),
+        (2000, 50, 1e-8, "working_set"),
+        (1000, 30, 1e-10, "qr"),
+    ],
     ids=["200x6@1e8", "2000x50@1e8", "1000x30@1e10"],
 )
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_ill_conditioned_designs_use_qr_and_are_optimal(n, p, smallest, seed):
+def test_ill_conditioned_designs_use_qr_and_are_optimal(
+    n, p, smallest, factorization, seed
+):
     # The factor comes from shifted CholeskyQR and quadprog works on it
-    # without regularisation. Independent candidate: the equality-constrained
+    # without regularisation, on the whole design or (50 features) on working
+    # sets of its columns. Independent candidate: the equality-constrained
     # fit on the final support, proven optimal by its own first-order
     # conditions; it and the reference solver bound the optimum.
     X, y = ill_conditioned_design(seed, n=n, p=p, smallest=smallest)
     assert np.linalg.cond(X) == pytest.approx(1 / smallest, rel=1e-6)
     reg = ConstrainedLinearRegression(fit_intercept=False, positive=True, sum_to=1.0)
     reg.fit(X, y)
-    assert reg.factorization_ == "qr"
+    assert reg.factorization_ == factorization
     assert_feasible(reg.coef_, sum_to=1.0, lb=0.0)
     candidate = simplex_solution_on_support(X, y, reg.coef_ > 0)
     assert np.all(candidate >= 0)

@@ -9,7 +9,7 @@ Returns have unit scale so that Clarabel's absolute tolerances are relative.
 import numpy as np
 import pytest
 
-from skportfolio import MeanVariance, MinimumVariance, RiskParity
+from skportfolio import MeanVariance, MinimumVariance, RiskParity, _working_set
 from skportfolio._constraints import LinearConstraints
 from skportfolio._qp import QuadraticProgram
 from skportfolio.covariance._operator import SampleCovariance, sample_covariance
@@ -242,12 +242,12 @@ def test_wrong_first_working_set_needs_several_additions(monkeypatch, covariance
     # the optimum, through several rounds of additions.
     X = factor_returns(7, 600, 200)
     problem, constraints = portfolio_problem(X)
-    monkeypatch.setattr(_solve, "MIN_INITIAL_SIZE", 2)
-    monkeypatch.setattr(_solve, "INITIAL_SIZE_PER_SQRT_N", 0.0)
-    monkeypatch.setattr(_solve, "MIN_BATCH", 2)
-    monkeypatch.setattr(_solve, "BATCH_FRACTION", 0.25)
+    monkeypatch.setattr(_working_set, "MIN_INITIAL_SIZE", 2)
+    monkeypatch.setattr(_working_set, "INITIAL_SIZE_PER_SQRT_N", 0.0)
+    monkeypatch.setattr(_working_set, "MIN_BATCH", 2)
+    monkeypatch.setattr(_working_set, "BATCH_FRACTION", 0.25)
     monkeypatch.setattr(
-        _solve, "_attractiveness", lambda covariance, q: -covariance.diag()
+        _working_set, "_attractiveness", lambda covariance, q: -covariance.diag()
     )
     solves, full_solves = count_restricted_solves(monkeypatch)
     result = solve_portfolio_qp(
@@ -322,7 +322,7 @@ def test_working_set_beyond_half_the_assets_falls_back_to_the_full_qp(monkeypatc
 def test_failed_final_kkt_check_falls_back_to_the_full_qp(monkeypatch):
     X = factor_returns(11, 300, 100)
     problem, constraints = portfolio_problem(X)
-    monkeypatch.setattr(_solve, "KKT_RTOL", -1.0)
+    monkeypatch.setattr(_working_set, "KKT_RTOL", -1.0)
     result = solve_portfolio_qp(problem["P"], problem["q"], constraints)
     full = QuadraticProgram(constraints, P=problem["P"]).solve(problem["q"])
     np.testing.assert_array_equal(result.x, full.x)
