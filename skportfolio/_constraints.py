@@ -384,8 +384,16 @@ class LinearConstraints:
             b_ub=self.b_ub - shift_ub,
             lb=self.lb[keep],
             ub=self.ub[keep],
-            var_names=self._names("var_names", keep),
+            var_names=self._variable_names(keep),
         )
+
+    def _variable_names(self, index):
+        """The names of the variables ``index``, generated ones left unformatted
+        (a working set restricts the constraints at every iteration)."""
+        if self.var_names is None:
+            every = GeneratedNames(_DEFAULT_NAMES["var_names"], self.n_vars)
+            return every.subset(index)
+        return self._names("var_names", index)
 
     def with_empty_rows_relaxed(self):
         """Round-off-proof copy: an inequality row with no coefficients left

@@ -114,9 +114,12 @@ class QuadraticProgram:
         Upper-triangular factor with ``P = R'R`` (e.g. from a QR decomposition
         of a design matrix), which avoids squaring its condition number: it
         is used as it is up to ``cond(R)`` of about ``1 / FACTOR_RCOND_MIN``.
+    rcond : float, optional
+        The reciprocal condition number estimate of ``R`` (LAPACK ``dtrcon``
+        in the 1-norm) when the caller has computed it already.
     """
 
-    def __init__(self, constraints, *, P=None, R=None):
+    def __init__(self, constraints, *, P=None, R=None, rcond=None):
         if (P is None) == (R is None):
             raise ValueError("Give exactly one of P and R.")
         constraints.check_obvious_conflicts()
@@ -130,7 +133,7 @@ class QuadraticProgram:
                 return
         self.constraints, self._eq_rows = independent_equalities(constraints)
         self._n_eq_input = constraints.A_eq.shape[0]
-        self._Rinv, self.delta = _inverse_factor(self._P, self._R)
+        self._Rinv, self.delta = _inverse_factor(self._P, self._R, rcond)
         self._C, self._b, self._meq = self._quadprog_constraints()
 
     def _quadprog_constraints(self):
@@ -339,18 +342,21 @@ def _pinned_multipliers(c, x, gradient, pinned, eq, ineq, lower, upper):
     return eq, ineq, lower, upper
 
 
-def _inverse_factor(P, R):
+def _inverse_factor(P, R, rcond=None):
     """``R^{-1}`` for quadprog's factorised mode, and the regularisation used.
 
-    ``R`` is read as upper triangular. Returns ``(Rinv, delta)`` where
+    ``R`` is read as upper triangular, with the reciprocal condition number
+    ``rcond`` if known. Returns ``(Rinv, delta)`` where
     ``(R'R + delta I) = P + delta I`` and ``delta = 0`` when P is numerically
     positive definite.
     """
     if R is None:
-        factor, rcond_min = _cholesky_or_none(P), RCOND_MIN
+        factor, rcond_min, rcond = _cholesky_or_none(P), RCOND_MIN, None
     else:
         factor, rcond_min = R, FACTOR_RCOND_MIN
-    if factor is not None and _rcond(factor) >= rcond_min:
+    if factor is not None and rcond is None:
+        rcond = _rcond(factor)
+    if factor is not None and rcond >= rcond_min:
         return _triangular_inverse(factor), 0.0
     if P is not None:
         delta = RELATIVE_DELTA * _positive_or_one(np.max(np.diag(P), initial=0.0))

@@ -162,7 +162,15 @@ def test_stacking_and_restricting_keep_the_names():
     both = first.stacked(second)
     assert both.eq_names == ("A_eq[0] x = b_eq[0]", "the first weight")
     assert first.stacked(LinearConstraints.from_arrays(3)).eq_names is None
-    assert both.restricted([2, 0]).var_names == ("x2", "x0")
+    restricted = both.restricted([2, 0])
+    # Generated names stay unformatted until a message reads them.
+    assert isinstance(restricted.var_names, GeneratedNames)
+    assert tuple(restricted.var_names) == ("x2", "x0")
+    assert restricted.restricted([1]).var_names[0] == "x0"
+    with pytest.raises(InfeasibleConstraintsError, match="'x2'"):
+        LinearConstraints.from_arrays(3, lb=[0, 0, 1], ub=[1, 1, 0]).restricted(
+            [2, 0]
+        ).check_obvious_conflicts()
     named = LinearConstraints.from_arrays(3, var_names=["a", "b", "c"])
     assert named.restricted([1]).var_names == ("b",)
 

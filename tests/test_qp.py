@@ -85,6 +85,22 @@ def test_factor_input_matches_hessian_input():
     assert by_R.objective == pytest.approx(by_P.objective, rel=1e-13)
 
 
+def test_a_known_rcond_of_the_factor_is_used_as_given():
+    problem = random_problem(4, 10)
+    R = np.linalg.cholesky(problem["P"]).T
+    c = LinearConstraints.from_arrays(
+        10, **{k: problem[k] for k in ("A_eq", "b_eq", "A_ub", "b_ub", "lb", "ub")}
+    )
+    estimated = QuadraticProgram(c, R=R).solve(problem["q"])
+    given_rcond = QuadraticProgram(c, R=R, rcond=_rcond(R)).solve(problem["q"])
+    np.testing.assert_array_equal(given_rcond.x, estimated.x)
+    assert given_rcond.n_proximal == 0
+    # An rcond below FACTOR_RCOND_MIN is believed: the factor is regularised.
+    believed = QuadraticProgram(c, R=R, rcond=1e-12)
+    assert believed.delta > 0
+    np.testing.assert_allclose(believed.solve(problem["q"]).x, estimated.x, atol=1e-9)
+
+
 def test_unconstrained_closed_form():
     P = np.array([[2.0, 0.5], [0.5, 1.0]])
     q = np.array([1.0, -1.0])

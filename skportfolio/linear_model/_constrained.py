@@ -30,6 +30,7 @@ from skportfolio.covariance._operator import DenseCovariance
 from skportfolio.linear_model._factorization import (
     design_factor,
     gram_cholesky,
+    keeps_the_digits,
     qr_factor,
 )
 from skportfolio.linear_model._working_set import (
@@ -148,23 +149,23 @@ class LeastSquaresSolver:
             return
         if not constraints.has_inequalities:
             self.method = "closed_form"
-            self.R, self.factorization = design_factor(X)
+            self.R, self.factorization, self.rcond = design_factor(X)
             self.constraints, _ = independent_equalities(constraints)
             return
         self.method = "quadprog"
         gram = X.T @ X
         self.qp = None
         if worth_restricting(X, constraints):
-            R, accurate = gram_cholesky(gram)
-            if not accurate:
+            R, rcond = gram_cholesky(gram)
+            if not keeps_the_digits(rcond):
                 self.factorization = "working_set"
                 self.gram = DenseCovariance(gram, psd_by_construction=True)
                 return
-            self.R, self.factorization = R, "cholesky"
+            self.R, self.factorization, self.rcond = R, "cholesky", rcond
         else:
-            self.R, self.factorization = design_factor(X, gram)
+            self.R, self.factorization, self.rcond = design_factor(X, gram)
         if self.R is not None:
-            self.qp = QuadraticProgram(constraints, R=self.R)
+            self.qp = QuadraticProgram(constraints, R=self.R, rcond=self.rcond)
         else:
             self.qp = QuadraticProgram(constraints, P=gram)
 
@@ -191,6 +192,9 @@ class LeastSquaresSolver:
             self.qp = QuadraticProgram(self.constraints, R=R)
         return self.qp.solve(q)
 
+    def _factor_rcond(self):
+        return _rcond(self.R) if self.rcond is None else self.rcond
+
     def _solve_equalities(self, Y):
         """Null-space method: ``b = b0 + Z u`` with ``A b0 = b_eq`` and ``A Z = 0``.
 
@@ -203,7 +207,7 @@ class LeastSquaresSolver:
         m = A.shape[0]
         Z = Q[:, m:]
         b0 = lstsq(A, b_eq)[0]
-        if self.R is not None and _rcond(self.R) >= RCOND_MIN:
+        if self.R is not None and self._factor_rcond() >= RCOND_MIN:
             # ||X b - y||^2 = ||R b - R^{-T} X'y||^2 + const
             target = (
                 solve_triangular(self.R, self.X.T @ Y, trans="T")

@@ -66,28 +66,39 @@ def design_factor(X, gram=None):
         samples than features (``X'X`` is singular; callers form it).
     how : {"cholesky", "qr", "gram"}
         Where ``R`` came from.
+    rcond : float or None
+        The reciprocal condition number estimate of a Cholesky ``R``
+        (see :func:`gram_cholesky`), for the QP layer not to estimate it
+        again; None otherwise.
     """
     n_samples, n_features = X.shape
     if n_samples < n_features:
-        return None, "gram"
+        return None, "gram", None
     if gram is None:
         gram = X.T @ X
-    R, accurate = gram_cholesky(gram)
-    if accurate:
-        return R, "cholesky"
-    return qr_factor(X, gram), "qr"
+    R, rcond = gram_cholesky(gram)
+    if keeps_the_digits(rcond):
+        return R, "cholesky", rcond
+    return qr_factor(X, gram), "qr", None
 
 
 def gram_cholesky(gram):
-    """The Cholesky factor of a Gram matrix and whether it is accurate.
+    """The Cholesky factor of a Gram matrix and its conditioning.
 
-    Returns ``(R, accurate)``: ``R`` upper triangular with ``R'R = gram``
-    (None when ``gram`` is not numerically positive definite), and whether
-    ``cond(gram) <= GRAM_COND_MAX``, below which ``R`` keeps the digits of
-    the weak directions of ``X`` that a QR factor would.
+    Returns ``(R, rcond)``: ``R`` upper triangular with ``R'R = gram`` and
+    the reciprocal condition number estimate of ``R`` (LAPACK ``dtrcon``),
+    or ``(None, 0.0)`` when ``gram`` is not numerically positive definite.
     """
     R = _cholesky_or_none(gram)
-    return R, R is not None and _rcond(R) ** 2 >= 1.0 / GRAM_COND_MAX
+    return (None, 0.0) if R is None else (R, _rcond(R))
+
+
+def keeps_the_digits(rcond):
+    """Whether a Cholesky factor of ``X'X`` with reciprocal condition number
+    ``rcond`` is as accurate as the QR factor of ``X``: ``cond(X'X)`` at most
+    ``GRAM_COND_MAX``, below which forming ``X'X`` has not lost the digits of
+    the weak directions of ``X``."""
+    return rcond**2 >= 1.0 / GRAM_COND_MAX
 
 
 def qr_factor(X, gram):

@@ -28,7 +28,11 @@ solved on the QR factor of ``X``.
 
 from skportfolio._qp import QuadraticProgram
 from skportfolio._working_set import WorkingSet, worth_a_working_set
-from skportfolio.linear_model._factorization import gram_cholesky, qr_factor
+from skportfolio.linear_model._factorization import (
+    gram_cholesky,
+    keeps_the_digits,
+    qr_factor,
+)
 
 # The first working set holds 16 features (MIN_INITIAL_SIZE) and must be at
 # most half of them.
@@ -74,9 +78,10 @@ class LeastSquaresWorkingSet(WorkingSet):
 
     def _restricted_program(self, keep, constraints, accurate):
         block = self.hessian.submatrix(keep)
-        R, is_accurate = gram_cholesky(block)
+        R, rcond = gram_cholesky(block)
+        is_accurate = keeps_the_digits(rcond)
         if is_accurate or (R is not None and not accurate):
-            return QuadraticProgram(constraints, R=R), is_accurate
+            return QuadraticProgram(constraints, R=R, rcond=rcond), is_accurate
         # A numerically singular block gets the QR factor even while the set
         # is provisional: regularising its Cholesky factor would cost
         # proximal iterations.

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.linalg import solve_triangular
 
+from skportfolio._qp import _rcond
 from skportfolio.linear_model import _factorization
 from skportfolio.linear_model._factorization import design_factor, qr_factor
 
@@ -50,22 +51,26 @@ def test_qr_factor_is_as_accurate_as_householder(condition, order):
 
 def test_well_conditioned_design_keeps_the_cholesky_factor():
     X = design_with_condition(2, 1e2)
-    R, how = design_factor(X)
+    R, how, rcond = design_factor(X)
     assert how == "cholesky"
     np.testing.assert_allclose(R.T @ R, X.T @ X, rtol=0, atol=1e-14)
+    # Handed to the QP layer, which would otherwise estimate it again.
+    assert rcond == _rcond(R)
+    singular_values = np.linalg.svd(R, compute_uv=False)
+    assert 0.1 <= rcond * singular_values[0] / singular_values[-1] <= 10
 
 
 @pytest.mark.parametrize("condition", [1e4, 1e8])
 def test_ill_conditioned_design_takes_the_qr_path(condition):
     X = design_with_condition(3, condition)
-    R, how = design_factor(X)
-    assert how == "qr"
+    R, how, rcond = design_factor(X)
+    assert how == "qr" and rcond is None
     assert_as_accurate_as_householder(X, R)
 
 
 def test_fewer_samples_than_features_has_no_factor():
     X = np.random.default_rng(4).standard_normal((5, 8))
-    assert design_factor(X) == (None, "gram")
+    assert design_factor(X) == (None, "gram", None)
 
 
 def test_householder_fallback_when_cholesky_qr_cannot_certify(monkeypatch):
