@@ -294,13 +294,21 @@ class LinearConstraints:
             None,
             _as_names(var_names, n),
         )
-        # The all-ones row ranges over [sum(lb), sum(ub)] on the box (no
-        # 0 * inf to avoid): known here without the generic row ranges.
-        constraints.__dict__["_rows_inside_box"] = total is None or (
-            min(ub.sum() - total, total - lb.sum())
+        constraints._know_box_and_total(total)
+        return constraints
+
+    def _know_box_and_total(self, total):
+        """Record that these are bounds and at most the row ``sum(x) = total``.
+
+        That row ranges over ``[sum(lb), sum(ub)]`` on the box (no ``0 * inf``
+        to avoid), so whether it lies inside is known without the generic
+        row ranges; :meth:`restricted` keeps the structure.
+        """
+        self.__dict__["_is_box_and_total"] = True
+        self.__dict__["_rows_inside_box"] = total is None or (
+            min(self.ub.sum() - total, total - self.lb.sum())
             > FEASIBILITY_TOL * max(1.0, abs(total))
         )
-        return constraints
 
     @property
     def n_vars(self):
@@ -373,19 +381,24 @@ class LinearConstraints:
         keep = np.asarray(keep)
         drop = np.ones(self.n_vars, dtype=bool)
         drop[keep] = False
-        fixed = np.broadcast_to(np.asarray(fixed_value, dtype=float), (self.n_vars,))
-        shift_eq = self.A_eq[:, drop] @ fixed[drop]
-        shift_ub = self.A_ub[:, drop] @ fixed[drop]
-        return replace(
-            self,
-            A_eq=self.A_eq[:, keep],
-            b_eq=self.b_eq - shift_eq,
-            A_ub=self.A_ub[:, keep],
-            b_ub=self.b_ub - shift_ub,
-            lb=self.lb[keep],
-            ub=self.ub[keep],
-            var_names=self._variable_names(keep),
+        fixed = np.asarray(fixed_value, dtype=float)
+        fixed = fixed[drop] if fixed.ndim else np.full(np.count_nonzero(drop), fixed)
+        restricted = type(self)(
+            self.A_eq[:, keep],
+            self.b_eq - self.A_eq[:, drop] @ fixed,
+            self.A_ub[:, keep],
+            self.b_ub - self.A_ub[:, drop] @ fixed if self.A_ub.shape[0] else self.b_ub,
+            self.lb[keep],
+            self.ub[keep],
+            self.eq_names,
+            self.ub_names,
+            self._variable_names(keep),
         )
+        if self.__dict__.get("_is_box_and_total", False):
+            restricted._know_box_and_total(
+                float(restricted.b_eq[0]) if restricted.b_eq.size else None
+            )
+        return restricted
 
     def _variable_names(self, index):
         """The names of the variables ``index``, generated ones left unformatted
@@ -425,7 +438,7 @@ class LinearConstraints:
     def may_pin_variables(self):
         """False when no variable is pinned (see :meth:`forced_values`),
         decided without forming the forced values."""
-        return bool((self.lb == self.ub).any()) or not self._rows_inside_box
+        return _any(self.lb == self.ub) or not self._rows_inside_box
 
     def _corner_rows(self):
         """``(row, at_max)`` for every row whose right-hand side is an extreme of its range."""
@@ -519,7 +532,7 @@ class LinearConstraints:
     @cached_property
     def _plainly_consistent(self):
         """Every bound pair ordered and every row inside its range over the box."""
-        return bool((self.lb <= self.ub).all()) and self._rows_inside_box
+        return _all(self.lb <= self.ub) and self._rows_inside_box
 
     @cached_property
     def greater_equal_rows(self):
@@ -804,7 +817,7 @@ def independent_equalities(constraints):
 def _independent_equalities(constraints):
     A, b = constraints.A_eq, constraints.b_eq
     if A.shape[0] <= 1:
-        if A.shape[0] == 1 and not A.any():
+        if A.shape[0] == 1 and not _any(A):
             return _drop_eq_rows(constraints, [0], b)
         return constraints, np.arange(A.shape[0])
     from scipy.linalg import qr
