@@ -316,6 +316,37 @@ def test_independent_equalities_are_worked_out_once():
             independent_equalities(conflicting)
 
 
+@pytest.mark.parametrize(
+    ("ub", "keep", "fixed"),
+    [
+        (1.0, [0, 2, 4], 0.0),  # inside
+        (0.25, [0, 1, 2, 3], 0.0),  # four caps of 0.25 meet the budget: a corner
+        (0.25, [0, 1, 2], 0.0),  # three cannot: a conflict
+        (0.5, [1, 3], [0.0, 0.0, 0.5, 0.0, 0.0, 0.0]),  # a fixed 0.5 leaves 0.5
+        (np.inf, [5], 0.0),  # one variable takes the whole budget
+    ],
+)
+def test_restricting_bounds_and_a_budget_keeps_the_closed_form(ub, keep, fixed):
+    fast = LinearConstraints.from_bounds(6, lb=0.0, ub=ub, total=1.0)
+    general = LinearConstraints.from_arrays(
+        6, A_eq=np.ones((1, 6)), b_eq=[1.0], lb=0.0, ub=ub
+    )
+    fast_restricted = fast.restricted(keep, fixed)
+    general_restricted = general.restricted(keep, fixed)
+    assert "_rows_inside_box" in fast_restricted.__dict__
+    assert "_rows_inside_box" not in general_restricted.__dict__
+    for field in ("A_eq", "b_eq", "A_ub", "b_ub", "lb", "ub"):
+        np.testing.assert_array_equal(
+            getattr(fast_restricted, field), getattr(general_restricted, field)
+        )
+    assert fast_restricted._rows_inside_box == general_restricted._rows_inside_box
+    np.testing.assert_array_equal(
+        fast_restricted.forced_values(), general_restricted.forced_values()
+    )
+    # Restricted again, the structure is still known.
+    assert "_rows_inside_box" in fast_restricted.restricted([0]).__dict__
+
+
 def test_from_bounds_rejects_a_non_finite_total():
     with pytest.raises(ValueError, match="total must be finite"):
         LinearConstraints.from_bounds(2, total=math.inf)
