@@ -659,20 +659,30 @@ class LinearConstraints:
         has no upper bounds.
         """
         lower, upper = self.finite_bounds
+        near_lb, near_ub = self._snap_distances
         x = np.array(x, dtype=float)
-        near = np.abs(x)
-        np.maximum(near, 1.0, out=near)
-        near *= ACTIVE_TOL
         if lower.size:
-            on_bound = x - self.lb <= near
+            on_bound = x - self.lb <= near_lb
             np.copyto(x, self.lb, where=on_bound)
         else:
             on_bound = np.zeros(x.shape, dtype=bool)
         if upper.size:
-            on_ub = self.ub - x <= near
+            on_ub = self.ub - x <= near_ub
             np.copyto(x, self.ub, where=on_ub)
             on_bound |= on_ub
         return x, ~on_bound
+
+    @cached_property
+    def _snap_distances(self):
+        """How close to each bound a value is put on it: ``ACTIVE_TOL`` relative
+        to the bound (at least absolute), ``-inf`` for an infinite bound.
+
+        Relative to the bound rather than to the value: the two differ only
+        for values whose distance to the bound is not small against it."""
+        return tuple(
+            np.where(np.isfinite(b), ACTIVE_TOL * np.maximum(1.0, np.abs(b)), -np.inf)
+            for b in (self.lb, self.ub)
+        )
 
     def verify(self, x):
         """Raise :class:`SolverError` if ``x`` violates any constraint beyond round-off."""

@@ -366,6 +366,21 @@ def test_clean_snaps_to_bounds_and_makes_equalities_exact():
     c.verify(cleaned)
 
 
+def test_clean_snaps_within_a_tolerance_relative_to_the_bound():
+    # ACTIVE_TOL = 1e-9: absolute below 1, relative to the bound above it.
+    c = LinearConstraints.from_arrays(
+        4, lb=[0.0, 1e6, -np.inf, -1.0], ub=[np.inf, np.inf, 2.0, np.inf]
+    )
+    x = np.array([5e-10, 1e6 + 5e-4, 2.0 - 5e-10, 50.0])
+    np.testing.assert_array_equal(c.clean(x), [0.0, 1e6, 2.0, 50.0])
+    x = np.array([2e-9, 1e6 + 2e-3, 2.0 - 5e-9, -1.0 + 2e-9])
+    np.testing.assert_array_equal(c.clean(x), x)
+    # Infinite bounds never attract a value, however large.
+    c = LinearConstraints.from_arrays(2)
+    x = np.array([-1e300, 1e300])
+    np.testing.assert_array_equal(c.clean(x), x)
+
+
 def test_clean_with_dependent_active_rows():
     # The equality and an active inequality are the same row on the free
     # variables: A A' is singular and the step comes from least squares.
