@@ -182,18 +182,16 @@ class QuadraticProgram:
 
     def _solve_eliminated(self, q):
         c = self.constraints
-        x = self._forced.copy()
         eq, ineq = np.zeros(c.A_eq.shape[0]), np.zeros(c.A_ub.shape[0])
         lower, upper = np.zeros(c.n_vars), np.zeros(c.n_vars)
         n_iter = n_prox = 0
+        inner = None
         if self._inner is not False:
-            inner = self._inner.solve(q[self._free] + self._cross)
-            x[self._free] = inner.x
+            inner = self._inner.solve(self._inner_linear_term(q))
             eq, ineq = inner.eq, inner.ineq
             lower[self._free], upper[self._free] = inner.lower, inner.upper
             n_iter, n_prox = inner.n_iter, inner.n_proximal
-        x = c.clean(x)
-        c.verify(x)
+        x = self._assembled(None if inner is None else inner.x)
         gradient = (
             self._R.T @ (self._R @ x) if self._R is not None else self._P @ x
         ) + q
@@ -211,18 +209,59 @@ class QuadraticProgram:
             n_proximal=n_prox,
         )
 
+    def _inner_linear_term(self, q):
+        return q[self._free] + self._cross
+
+    def _assembled(self, free_values):
+        """The pinned values with ``free_values`` (None: no free variable) in
+        place, cleaned and verified."""
+        x = self._forced.copy()
+        if free_values is not None:
+            x[self._free] = free_values
+        x = self.constraints.clean(x)
+        self.constraints.verify(x)
+        return x
+
     def solve(self, q):
         """Solve for the linear term ``q``; returns a :class:`QPResult`."""
         q = np.asarray(q, dtype=float)
         if self._inner is not None:
             return self._solve_eliminated(q)
-        x, lagrangian, n_iter = self._quadprog(q)
-        n_prox = 0
-        if self.delta > 0:
-            x, lagrangian, n_iter, n_prox = self._proximal_refinement(
-                q, x, lagrangian, n_iter
-            )
+        x, lagrangian, n_iter, n_prox = self._iterate(q)
+        x = self._cleaned(x, lagrangian)
         return self._finish(x, q, lagrangian, n_iter, n_prox)
+
+    def minimiser(self, q):
+        """The solution ``x`` for the linear term ``q`` alone.
+
+        Cleaned and verified as by :meth:`solve`, without the objective and
+        the multipliers, which cost more than the solve on small problems
+        (a substituted pinned variable's multiplier takes a linear programme)
+        and which callers that read only ``x`` do not need.
+        """
+        q = np.asarray(q, dtype=float)
+        if self._inner is None:
+            x, lagrangian, _, _ = self._iterate(q)
+            return self._cleaned(x, lagrangian)
+        if self._inner is False:
+            return self._assembled(None)
+        return self._assembled(self._inner.minimiser(self._inner_linear_term(q)))
+
+    def _iterate(self, q):
+        """quadprog, then the proximal refinement of a singular Hessian:
+        ``(x, lagrangian, n_iter, n_proximal)``."""
+        x, lagrangian, n_iter = self._quadprog(q)
+        if self.delta > 0:
+            return self._proximal_refinement(q, x, lagrangian, n_iter)
+        return x, lagrangian, n_iter, 0
+
+    def _cleaned(self, x, lagrangian):
+        """``x`` without round-off, verified against the constraints."""
+        c = self.constraints
+        n_eq = c.A_eq.shape[0]
+        x = c.clean(x, lagrangian[n_eq : n_eq + c.A_ub.shape[0]])
+        c.verify(x)
+        return x
 
     def _quadprog(self, q):
         C = self._C if self._C.shape[1] else None
@@ -266,13 +305,12 @@ class QuadraticProgram:
         return x, lagrangian, n_iter, MAX_PROXIMAL_ITER
 
     def _finish(self, x, q, lagrangian, n_iter, n_prox):
+        """The result at the cleaned ``x``, with quadprog's multipliers."""
         c = self.constraints
         n_eq = c.A_eq.shape[0]
         start_lb = n_eq + c.A_ub.shape[0]
         start_ub = start_lb + self._lb_index.size
         ineq = lagrangian[n_eq:start_lb]
-        x = c.clean(x, ineq)
-        c.verify(x)
         return QPResult(
             x=x,
             objective=float(self.objective(x, q)),

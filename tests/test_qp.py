@@ -280,3 +280,33 @@ def test_rcond_of_singular_and_non_finite_factors_is_zero():
         broken = R.copy()
         broken[2, 2] = value
         assert _rcond(broken) == 0.0
+
+
+@pytest.mark.parametrize(
+    "case", ["definite", "semidefinite", "pinned", "all pinned", "factor"]
+)
+def test_minimiser_is_the_x_of_solve(case):
+    """``minimiser`` skips the objective and the multipliers, nothing else."""
+    rng = np.random.default_rng(21)
+    n = 6
+    M = rng.standard_normal((10, n))
+    if case == "semidefinite":
+        M[:, 5] = M[:, 0] + M[:, 1]
+    P, q = M.T @ M, rng.standard_normal(n)
+    kwargs = dict(A_eq=np.ones((1, n)), b_eq=[1.0], lb=0.0, ub=1.0)
+    if case == "pinned":
+        kwargs["ub"] = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
+    if case == "all pinned":
+        kwargs.update(lb=1.0 / n, ub=1.0 / n)
+    constraints = LinearConstraints.from_arrays(n, **kwargs)
+    operands = {"R": np.linalg.qr(M, mode="r")} if case == "factor" else {"P": P}
+    program = QuadraticProgram(constraints, **operands)
+    # Each case takes its own path through the QP layer.
+    assert (program.delta > 0) == (case == "semidefinite")
+    assert (program._inner is not None) == case.endswith("pinned")
+    assert (program._inner is False) == (case == "all pinned")
+    x = program.minimiser(q)
+    np.testing.assert_array_equal(x, program.solve(q).x)
+    _, reference = reference_qp(P, q, **kwargs)
+    assert 0.5 * x @ P @ x + q @ x <= reference + 1e-9
+    constraints.verify(x)

@@ -176,14 +176,18 @@ class LeastSquaresSolver:
         if self.method == "closed_form":
             return self._solve_equalities(Y)
         XtY = self.X.T @ Y
-        return np.array([self._solve_qp(-XtY[:, k]).x for k in range(Y.shape[1])])
+        return np.array([self._minimiser(-XtY[:, k]) for k in range(Y.shape[1])])
 
-    def _solve_qp(self, q):
+    def _minimiser(self, q):
         if self.factorization != "working_set":
-            return self.qp.solve(q)
-        return LeastSquaresWorkingSet(
-            self.X, self.gram, q, self.constraints, self._solve_full
-        ).solve()
+            return self.qp.minimiser(q)
+        return (
+            LeastSquaresWorkingSet(
+                self.X, self.gram, q, self.constraints, self._solve_full
+            )
+            .solve()
+            .x
+        )
 
     def _solve_full(self, q):
         """The full problem on the QR factor of ``X``, computed on the first call."""
