@@ -792,7 +792,8 @@ def _check_bound_values(lb, ub):
 
 
 def _is_scalar_bound(value):
-    return value is None or isinstance(value, Real)
+    # The exact types first: an ABC check costs a Python-level call.
+    return value is None or type(value) in (float, int) or isinstance(value, Real)
 
 
 def _is_key(names):

@@ -83,7 +83,7 @@ def _plain_check(constraints):
             return allows_none
         if isinstance(value, (bool, np.bool_)):
             return allows_bool
-        if isinstance(value, Real):
+        if type(value) in (float, int) or isinstance(value, Real):
             return any(_number_satisfies(value, c) for c in numbers)
         if isinstance(value, str):
             return any(c.is_satisfied_by(value) for c in options)
