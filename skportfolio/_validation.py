@@ -42,8 +42,13 @@ def validate_params(estimator):
 def has_plainly_valid_parameters(estimator):
     """Whether every constrained parameter of ``estimator`` is plainly valid."""
     values = vars(estimator)
-    for name, accepts in _plain_checks(type(estimator)):
-        if not accepts(values.get(name, _MISSING)):
+    for name, allows_none, accepts in _plain_checks(type(estimator)):
+        value = values.get(name, _MISSING)
+        # None, the commonest value, is decided without a call.
+        if value is None:
+            if not allows_none:
+                return False
+        elif not accepts(value):
             return False
     return True
 
@@ -52,15 +57,16 @@ _PLAIN_CHECKS = {}
 
 
 def _plain_checks(cls):
-    """``(name, accepts)`` for every parameter of ``cls``, built once per class.
+    """``(name, allows_none, accepts)`` for every parameter of ``cls``, built
+    once per class.
 
-    ``accepts(value)`` tells whether ``value`` is plainly valid; the
+    ``accepts(value)`` tells whether a value other than None is plainly valid; the
     constraint lists are read here once rather than searched on every fit.
     """
     checks = _PLAIN_CHECKS.get(cls)
     if checks is None:
         checks = tuple(
-            (name, _plain_check(constraints))
+            (name, *_plain_check(constraints))
             for name, constraints in cls._parameter_constraints.items()
         )
         _PLAIN_CHECKS[cls] = checks
@@ -68,9 +74,10 @@ def _plain_checks(cls):
 
 
 def _plain_check(constraints):
+    """``(allows_none, accepts)`` for one parameter's constraints."""
     if isinstance(constraints, str):  # "no_validation": scikit-learn skips it
         skipped = constraints == "no_validation"
-        return lambda value: skipped
+        return skipped, lambda value: skipped
     allows_none = None in constraints
     allows_bool = "boolean" in constraints
     numbers = tuple(
@@ -79,17 +86,18 @@ def _plain_check(constraints):
     options = tuple(c for c in constraints if isinstance(c, StrOptions))
 
     def accepts(value):
-        if value is None:
-            return allows_none
         if isinstance(value, (bool, np.bool_)):
             return allows_bool
         if type(value) in (float, int) or isinstance(value, Real):
-            return any(_number_satisfies(value, c) for c in numbers)
+            for constraint in numbers:
+                if _number_satisfies(value, constraint):
+                    return True
+            return False
         if isinstance(value, str):
             return any(c.is_satisfied_by(value) for c in options)
         return False
 
-    return accepts
+    return allows_none, accepts
 
 
 def _number_satisfies(value, constraint):
